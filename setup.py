@@ -1,0 +1,40 @@
+"""Build the Cython kernels of sksgr.
+
+The metadata lives in pyproject.toml; this file only declares the extension
+modules. BLAS comes from scipy.linalg.cython_blas at import time, so nothing
+links against a BLAS library here.
+
+Flags: -O3 vectorises the activation loops with the baseline instruction
+set. -fno-trapping-math (Clang's default) lets GCC execute both halves of
+the branch-free tanh and select between them; it changes no computed value,
+only the assumption that floating-point exceptions trap, which nothing here
+enables. No -march=native (the build must run on any machine of its
+architecture) and no -ffast-math (IEEE values are relied on: NaN detection,
+the tanh range reduction).
+"""
+import sys
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+EXTENSIONS = ["_bptt_fast"]
+compile_args = [] if sys.platform == "win32" else ["-O3", "-fno-trapping-math"]
+
+ext_modules = [
+    Extension(
+        f"sksgr.{name}",
+        [f"sksgr/{name}.pyx"],
+        include_dirs=["sksgr"],
+        extra_compile_args=compile_args,
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    for name in EXTENSIONS
+]
+
+setup(
+    ext_modules=cythonize(
+        ext_modules,
+        language_level=3,
+        compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
+    )
+)
