@@ -1,0 +1,330 @@
+"""What SRNClassifier and SRNRegressor share: parameters, fit, restarts, prediction."""
+
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import check_scoring
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from . import _bptt_fast
+from ._init import WEIGHT_ATTRIBUTES, init_coef, pack, unpack
+from ._sequences import check_sequences
+from ._training import TrainingData, stop_on_sigint, train_network
+
+# Memory for the hidden states of one prediction block (sequences per block
+# are chosen so that (T + 1) * block * n_hidden values fit in it).
+_PREDICT_BLOCK_BYTES = 32 * 2**20
+
+
+class BaseSRN(BaseEstimator, metaclass=ABCMeta):
+    """Base class of the simple recurrent network estimators.
+
+    Not for direct use: see :class:`SRNClassifier` and :class:`SRNRegressor`.
+    """
+
+    _parameter_constraints: dict = {
+        "n_hidden": [Interval(Integral, 1, None, closed="left")],
+        "sigma": [Interval(Real, 0, None, closed="left")],
+        "spectral_radius": [Interval(Real, 0, None, closed="neither"), None],
+        "recurrent_nonzeros": [Interval(Integral, 1, None, closed="left"), None],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "nesterov": ["boolean"],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_updates": [Interval(Integral, 1, None, closed="left"), None],
+        "validation_interval": [Interval(Integral, 1, None, closed="left"), None],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "scoring": [str, callable, None],
+        "bptt_depth": [Interval(Integral, 1, None, closed="left"), None],
+        "n_restarts": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        n_hidden=100,
+        *,
+        sigma=0.01,
+        spectral_radius=None,
+        recurrent_nonzeros=None,
+        learning_rate=1e-3,
+        momentum=0.9,
+        nesterov=False,
+        alpha=0.0,
+        batch_size=10,
+        shuffle=True,
+        max_iter=200,
+        max_updates=None,
+        validation_interval=None,
+        tol=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        scoring=None,
+        bptt_depth=None,
+        n_restarts=1,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.n_hidden = n_hidden
+        self.sigma = sigma
+        self.spectral_radius = spectral_radius
+        self.recurrent_nonzeros = recurrent_nonzeros
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.max_iter = max_iter
+        self.max_updates = max_updates
+        self.validation_interval = validation_interval
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.scoring = scoring
+        self.bptt_depth = bptt_depth
+        self.n_restarts = n_restarts
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # -- what the two heads do differently ---------------------------------
+    _head = None  # _bptt_fast.HEAD_SOFTMAX or HEAD_IDENTITY
+
+    @abstractmethod
+    def _encode_targets(self, y, *, reset, classes=None):
+        """Validate ``y``; return it (validated) and the kernel targets (n, O)."""
+
+    @abstractmethod
+    def _split_validation(self, y, rng):
+        """Indices (train, validation) of the internal validation split."""
+
+    # -- parameters as the fitted attributes ------------------------------
+    def _set_coef(self, coef):
+        """Set the public weight attributes from a flat parameter vector (copied)."""
+        for name, value in zip(WEIGHT_ATTRIBUTES, unpack(coef.copy(), *self._sizes)):
+            setattr(self, name, value)
+
+    def _get_coef(self):
+        """The flat parameter vector, packed from the (possibly user-edited) attributes."""
+        return pack([getattr(self, name) for name in WEIGHT_ATTRIBUTES], self._dtype)
+
+    @property
+    def _dtype(self):
+        return self.recurrent_weights_.dtype
+
+    # -- fitting ------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, X_val=None, y_val=None):
+        """Fit the network to sequences ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+                (n_samples, n_timesteps), or list of arrays
+            Training sequences: a 3-D array padded with NaN after each
+            sequence's end, a 2-D array of univariate sequences, or a list of
+            ``(n_timesteps_i, n_features)`` arrays.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets: class labels (classifier) or values (regressor).
+        X_val, y_val : same forms as ``X`` and ``y``, default=None
+            A validation set used instead of the internal split; requires
+            ``early_stopping=True`` (as HistGradientBoosting's ``fit``).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        warm = self.warm_start and hasattr(self, "recurrent_weights_")
+        Xp, lengths = check_sequences(self, X, reset=not warm)
+        if warm:
+            Xp = Xp.astype(self._dtype, copy=False)
+        y, Y = self._encode_targets(y, reset=not warm)
+        _check_lengths(Xp, y, "X", "y")
+        rng = check_random_state(self.random_state)
+
+        if (X_val is None) != (y_val is None):
+            raise ValueError(
+                "X_val and y_val must be passed together: "
+                f"got X_val={'None' if X_val is None else 'an array'} and "
+                f"y_val={'None' if y_val is None else 'an array'}."
+            )
+        if X_val is not None and not self.early_stopping:
+            raise ValueError(
+                "X_val and y_val are passed to fit while early_stopping is False. "
+                "Set early_stopping=True to use them for validation."
+            )
+        self._sizes = (Xp.shape[2], self.n_hidden, Y.shape[1])
+        data = _training_data(Xp, lengths, Y)
+        if X_val is not None:
+            data.X_val, data.y_val = X_val, y_val
+            Xv, _ = check_sequences(self, X_val, reset=False)
+            self._encode_targets(y_val, reset=False)
+            _check_lengths(Xv, y_val, "X_val", "y_val")
+        elif self.early_stopping:
+            train, val = self._split_validation(y, rng)
+            data.train_idx = train.astype(np.intp)
+            data.X_val, data.y_val = _nan_padded(Xp[val], lengths[val]), y[val]
+
+        if warm:
+            starts = [(self._get_coef(), self._velocity.astype(Xp.dtype, copy=True))]
+            seeds = [rng.randint(np.iinfo(np.int32).max)]
+        else:
+            seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_restarts)
+            starts = [(self._init_coef(seed, Xp.dtype), None) for seed in seeds]
+            starts = [(c, np.zeros_like(c)) for c, _ in starts]
+        self._run(data, starts, seeds, max_epochs=self.max_iter, warm=warm)
+        return self
+
+    def _init_coef(self, seed, dtype):
+        return init_coef(
+            *self._sizes, sigma=self.sigma, spectral_radius=self.spectral_radius,
+            recurrent_nonzeros=self.recurrent_nonzeros,
+            rng=np.random.RandomState(seed), dtype=dtype,
+        )
+
+    def _run(self, data, starts, seeds, *, max_epochs, warm):
+        """Train one network per start (in parallel) and keep the best."""
+        scorer = check_scoring(self, scoring=self.scoring) if data.X_val is not None else None
+        many = len(starts) > 1
+        # One BLAS thread per network, whatever n_jobs: the GEMMs are small,
+        # parallelism comes from restarts, and results do not depend on n_jobs.
+        with threadpool_limits(limits=1, user_api="blas"), stop_on_sigint() as flag:
+            results = Parallel(n_jobs=self.n_jobs if many else 1, prefer="threads")(
+                delayed(train_network)(
+                    self, data, coef, velocity, seed, scorer=scorer, max_epochs=max_epochs,
+                    stop_flag=flag, label=f"[restart {i}] " if many else "",
+                )
+                for i, ((coef, velocity), seed) in enumerate(zip(starts, seeds))
+            )
+        scores = np.array([r.rank_score for r in results])
+        best = results[int(np.argmax(scores))]
+        self._set_coef(best.coef)
+        self._velocity = best.velocity
+        validated = data.X_val is not None
+        self.restart_scores_ = scores
+        if warm and hasattr(self, "loss_curve_"):
+            self.loss_curve_ = self.loss_curve_ + best.loss_curve
+            self.n_iter_ += best.n_iter
+            self.n_updates_ += best.n_updates
+        else:
+            self.loss_curve_ = best.loss_curve
+            self.n_iter_ = best.n_iter
+            self.n_updates_ = best.n_updates
+        self.validation_scores_ = best.validation_scores if validated else None
+        self.best_validation_score_ = best.best_validation_score if validated else None
+        self._warn_about(results, best, max_epochs)
+
+    def _warn_about(self, results, best, max_epochs):
+        name = type(self).__name__
+        if any(r.interrupted for r in results):
+            warnings.warn(f"{name}: training interrupted by user; kept the best weights so far.")
+        diverged = [r for r in results if r.diverged_at is not None]
+        if diverged:
+            r = diverged[0]
+            what = ("the best validated weights" if r.validation_scores
+                    else "the last finite weights")
+            warnings.warn(
+                f"{name}: training diverged (non-finite loss or gradient) at update "
+                f"{r.diverged_at} in {len(diverged)} of {len(results)} network(s); kept {what}. "
+                "Try a smaller learning_rate, a smaller sigma or spectral_radius, or alpha > 0.",
+                ConvergenceWarning,
+            )
+        if (best.diverged_at is None and not best.converged and not best.interrupted
+                and best.n_iter >= max_epochs and self.tol is not None
+                and self.max_updates is None and max_epochs > 1):
+            warnings.warn(
+                f"{name}: maximum iterations ({max_epochs}) reached and the optimization "
+                "hasn't converged yet.",
+                ConvergenceWarning,
+            )
+
+    def _partial_fit(self, X, y, classes=None):
+        first = not hasattr(self, "recurrent_weights_")
+        Xp, lengths = check_sequences(self, X, reset=first)
+        y, Y = self._encode_targets(y, reset=first, classes=classes)
+        _check_lengths(Xp, y, "X", "y")
+        if not first:
+            Xp = Xp.astype(self._dtype, copy=False)
+        data = _training_data(Xp, lengths, Y)
+        if first or not hasattr(self, "_random_state"):
+            self._random_state = check_random_state(self.random_state)
+        if first:
+            self._sizes = (Xp.shape[2], self.n_hidden, Y.shape[1])
+            seed = self._random_state.randint(np.iinfo(np.int32).max)
+            coef = self._init_coef(seed, Xp.dtype)
+            velocity = np.zeros_like(coef)
+        else:
+            coef = self._get_coef()
+            velocity = self._velocity.astype(coef.dtype, copy=True)
+        seed = self._random_state.randint(np.iinfo(np.int32).max)
+        self._run(data, [(coef, velocity)], [seed], max_epochs=1, warm=not first)
+        return self
+
+    # -- prediction ---------------------------------------------------------
+    def _outputs(self, X):
+        """Network outputs at each sequence's last step, shape (n_samples, n_outputs)."""
+        check_is_fitted(self)
+        Xp, lengths = check_sequences(self, X, reset=False)
+        coef = self._get_coef()
+        if not np.isfinite(coef).all():
+            raise ValueError(f"The weights of this {type(self).__name__} are not finite.")
+        Xp = Xp.astype(coef.dtype, copy=False)
+        n, T, F = Xp.shape
+        H, O = self.n_hidden, self.output_bias_.shape[0]
+        block = int(np.clip(_PREDICT_BLOCK_BYTES // ((T + 1) * H * Xp.itemsize), 1, 1024))
+        block = min(block, n)
+        out = np.empty((n, O), dtype=coef.dtype)
+        work = np.empty(_bptt_fast.workspace_size(block, T, F, H, O), dtype=coef.dtype)
+        _bptt_fast.predict_outputs(Xp, lengths, coef, out, work, H, block)
+        return out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _training_data(Xp, lengths, Y):
+    """All sequences as training data, targets in the dtype of the kernels."""
+    return TrainingData(X=Xp, lengths=lengths, Y=np.ascontiguousarray(Y, dtype=Xp.dtype),
+                        train_idx=np.arange(len(Xp), dtype=np.intp))
+
+
+def _check_lengths(Xp, y, x_name, y_name):
+    if len(Xp) != len(y):
+        raise ValueError(
+            f"{x_name} and {y_name} have inconsistent numbers of samples: "
+            f"{len(Xp)} sequences and {len(y)} targets."
+        )
+
+
+def _nan_padded(Xp, lengths):
+    """Back from zero padding to the NaN-padded 3-D form the estimators accept."""
+    X = Xp.copy()
+    X[np.arange(X.shape[1])[None, :] >= lengths[:, None]] = np.nan
+    return X

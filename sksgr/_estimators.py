@@ -1,0 +1,316 @@
+"""SRNClassifier and SRNRegressor: simple recurrent networks (tanh Elman RNNs)."""
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils.extmath import softmax
+from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+from sklearn.utils.validation import check_array, column_or_1d
+
+from ._base import BaseSRN
+from ._bptt_fast import HEAD_IDENTITY, HEAD_SOFTMAX
+
+_PARAMETERS = """
+    Parameters
+    ----------
+    n_hidden : int, default=100
+        Number of hidden (recurrent) units; the paper uses 100.
+    sigma : float, default=0.01
+        Standard deviation of the Gaussian initial weights (paper: 0.01).
+        Biases start at zero.
+    spectral_radius : float, default=None
+        If set, the recurrent matrix is rescaled to this spectral radius
+        after the draw (Pascanu et al. 2013 use 0.95). With the paper's
+        literal ``sigma=0.01`` and 100 units the radius is about 0.1, and the
+        gradient of step 1 is ~1e-99 of the last step's at T = 100.
+    recurrent_nonzeros : int, default=None
+        If set, only this many randomly placed entries per row of the
+        recurrent matrix are kept before the rescaling (Pascanu et al.: 15).
+    learning_rate : float, default=1e-3
+        SGD step size (paper: 1e-5 ... 1e-3).
+    momentum : float, default=0.9
+        Momentum of SGD, in [0, 1) (paper: 0.9).
+    nesterov : bool, default=False
+        Use Nesterov's momentum, as scikit-learn's MLP does.
+    alpha : float, default=0.0
+        L2 penalty ``0.5 * alpha * ||W||^2`` on the three weight matrices
+        (not the biases), added to the minibatch mean loss.
+    batch_size : int, default=10
+        Sequences per minibatch (paper: 10).
+    shuffle : bool, default=True
+        Shuffle the training sequences before each epoch.
+    max_iter : int, default=200
+        Maximum number of epochs (passes over the training data).
+    max_updates : int, default=None
+        If set, training also stops after this many minibatches.
+    validation_interval : int, default=None
+        With validation data, validate every this many updates (the paper
+        validates every 50); ``None`` validates at the end of each epoch.
+    tol : float or None, default=1e-4
+        Training stops when the validation score (with validation) or the
+        epoch's training loss (without) has not improved by ``tol`` for
+        ``n_iter_no_change`` checks; ``None`` trains the whole budget.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified for
+        the classifier), or use ``X_val, y_val`` passed to ``fit``, score it
+        with ``scoring``, and keep the network with the best score seen
+        during training (the paper's protocol, with ``tol=None``).
+    validation_fraction : float, default=0.1
+        Share of the training data held out when ``early_stopping`` is True.
+    n_iter_no_change : int, default=10
+        Number of checks without improvement before stopping (validations,
+        or epochs without validation data).
+    scoring : str, callable or None, default=None
+        Validation score (greater is better); ``None`` uses the estimator's
+        ``score``: {default_score}.
+    bptt_depth : int, default=None
+        Truncated BPTT: the error reaches only the last ``bptt_depth`` steps
+        of each sequence. ``None`` backpropagates through whole sequences.
+    n_restarts : int, default=1
+        Number of independently initialised networks to train; the best by
+        validation score (or, without validation data, by final training
+        loss) is kept. They run in parallel with ``n_jobs``.
+    n_jobs : int, default=None
+        Number of restarts trained at once by joblib (threads by default:
+        the kernels release the GIL; any joblib backend works, e.g. dask).
+        Results do not depend on it: each restart's seed is drawn up front
+        and every network uses one BLAS thread.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the shuffling and the validation split.
+    verbose : int, default=0
+        If positive, print one line per epoch: loss, validation score and
+        updates per second.
+    warm_start : bool, default=False
+        Continue training the kept network on the next ``fit``.
+"""
+
+_ATTRIBUTES = """
+    Attributes
+    ----------
+    input_weights_ : ndarray of shape (n_features, n_hidden)
+    recurrent_weights_ : ndarray of shape (n_hidden, n_hidden)
+        With ``hidden_bias_``: ``a(t) = u(t) @ input_weights_ + z(t-1) @
+        recurrent_weights_ + hidden_bias_``, ``z(t) = tanh(a(t))``, ``z(-1) = 0``.
+    hidden_bias_ : ndarray of shape (n_hidden,)
+    output_weights_ : ndarray of shape (n_hidden, n_outputs)
+    output_bias_ : ndarray of shape (n_outputs,)
+        The output is ``z(T_i - 1) @ output_weights_ + output_bias_``, read at
+        each sequence's own last step. Predictions read these attributes, so
+        edits to them take effect.
+    loss_curve_ : list of float
+        Mean minibatch loss of each epoch.
+    validation_scores_ : list of float or None
+        Score of each validation; None without validation data.
+    best_validation_score_ : float or None
+        Best validation score; its network is the one kept.
+    restart_scores_ : ndarray of shape (n_restarts,)
+        Best validation score of each restart, or minus its last epoch's
+        loss without validation data.
+    n_iter_ : int
+        Epochs run.
+    n_updates_ : int
+        Weight updates applied.
+    n_features_in_ : int
+        For 2-D input, the number of columns (the sequence length, which
+        predict must then match); for 3-D or list input, the features per
+        step (any length may be predicted).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only for 2-D input with string column names.
+"""
+
+_NOTES = """
+    Notes
+    -----
+    The network is paper eq. 1 of Chernodub & Nowicki (2016), many-to-one.
+    Training is minibatch SGD with momentum on the minibatch mean of the
+    per-sequence loss ({loss}), by backpropagation through time in typed
+    Cython kernels (BLAS from SciPy, one BLAS thread per network).
+
+    ``X`` is batch-first: ``(n_samples, n_timesteps, n_features)`` (the
+    order of tslearn and PyTorch's ``batch_first``; sktime and aeon put
+    channels first). Sequences of different lengths are NaN-padded at the
+    end or given as a list; NaN anywhere else, and inf, are errors.
+
+    Divergence (non-finite loss or gradient) stops training, keeps the best
+    finite weights and emits a ``ConvergenceWarning``. A first Ctrl-C ends
+    ``fit`` after the current chunk of minibatches and keeps the best weights.
+"""
+
+
+class SRNClassifier(ClassifierMixin, BaseSRN):
+    _head = HEAD_SOFTMAX
+
+    def _encode_targets(self, y, *, reset, classes=None):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if classes is not None or (reset and not hasattr(self, "classes_")) or reset:
+            if classes is not None:
+                _check_partial_fit_first_call(self, classes)
+            elif reset:
+                self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data, "
+                f"but the data contains only one class: {self.classes_[0]!r}."
+            )
+        unseen = np.setdiff1d(y, self.classes_)
+        if unseen.size:
+            raise ValueError(f"y contains labels not in classes_ {self.classes_}: {unseen}.")
+        Y = np.zeros((len(y), len(self.classes_)))
+        Y[np.arange(len(y)), np.searchsorted(self.classes_, y)] = 1.0
+        return y, Y
+
+    def _split_validation(self, y, rng):
+        return train_test_split(
+            np.arange(len(y)), test_size=self.validation_fraction, random_state=rng, stratify=y
+        )
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch of training on ``(X, y)``, continuing the current network.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences, in any of the forms ``fit`` accepts.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        classes : array-like of shape (n_classes,), default=None
+            All classes; required on the first call.
+
+        Returns
+        -------
+        self : object
+        """
+        if not hasattr(self, "classes_"):
+            self._validate_params()
+            _check_partial_fit_first_call(self, classes)
+        elif classes is not None:
+            _check_partial_fit_first_call(self, classes)
+        return self._partial_fit(X, y)
+
+    def decision_function(self, X):
+        """Logits at each sequence's last step.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            For two classes, the logit of ``classes_[1]`` minus that of
+            ``classes_[0]``.
+        """
+        out = self._outputs(X)
+        return out[:, 1] - out[:, 0] if out.shape[1] == 2 else out
+
+    def predict_proba(self, X):
+        """Class probabilities (softmax of the logits), shape (n_samples, n_classes)."""
+        return softmax(self._outputs(X).astype(np.float64))
+
+    def predict_log_proba(self, X):
+        """Logarithm of ``predict_proba``."""
+        out = self._outputs(X).astype(np.float64)
+        out -= out.max(axis=1, keepdims=True)
+        return out - np.log(np.exp(out).sum(axis=1, keepdims=True))
+
+    def predict(self, X):
+        """Predicted class of each sequence, shape (n_samples,)."""
+        out = self._outputs(X)
+        return self.classes_[np.argmax(out, axis=1)]
+
+
+class SRNRegressor(RegressorMixin, BaseSRN):
+    _head = HEAD_IDENTITY
+
+    def _encode_targets(self, y, *, reset, classes=None):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        y = check_array(y, ensure_2d=False, dtype=(np.float64, np.float32), input_name="y")
+        if y.ndim > 2:
+            raise ValueError(f"y must be (n_samples,) or (n_samples, n_outputs), got {y.shape}.")
+        Y = y.reshape(len(y), -1)
+        if reset:
+            self._y_1d = y.ndim == 1
+            self.n_outputs_ = Y.shape[1]
+        elif Y.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {Y.shape[1]} outputs, but the model has {self.n_outputs_}.")
+        return y, Y
+
+    def _split_validation(self, y, rng):
+        return train_test_split(np.arange(len(y)), test_size=self.validation_fraction,
+                                random_state=rng)
+
+    def partial_fit(self, X, y):
+        """One epoch of training on ``(X, y)``, continuing the current network.
+
+        Returns
+        -------
+        self : object
+        """
+        if not hasattr(self, "recurrent_weights_"):
+            self._validate_params()
+        return self._partial_fit(X, y)
+
+    def predict(self, X):
+        """Predicted values, shape (n_samples,) or (n_samples, n_outputs) as ``y`` in fit."""
+        out = self._outputs(X)
+        return out.ravel() if self._y_1d else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+SRNClassifier.__doc__ = (
+    """Simple recurrent network classifier (tanh Elman RNN, softmax output).
+"""
+    + _PARAMETERS.format(default_score="accuracy")
+    + _ATTRIBUTES
+    + """    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+"""
+    + _NOTES.format(loss="softmax cross-entropy")
+    + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksgr import SRNClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 8, 1))
+    >>> y = (X[:, 2, 0] > 0).astype(int)      # the sign at step 2
+    >>> clf = SRNClassifier(n_hidden=16, sigma=0.3, learning_rate=0.01,
+    ...                     max_iter=50, random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.9
+    True
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+"""
+)
+
+SRNRegressor.__doc__ = (
+    """Simple recurrent network regressor (tanh Elman RNN, linear output).
+"""
+    + _PARAMETERS.format(default_score="R^2")
+    + _ATTRIBUTES
+    + """    n_outputs_ : int
+        Number of outputs.
+"""
+    + _NOTES.format(loss="half squared error")
+    + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksgr import SRNRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(size=(300, 6, 1))
+    >>> y = X[:, 1, 0] - X[:, 4, 0]
+    >>> reg = SRNRegressor(n_hidden=16, sigma=0.3, learning_rate=0.01,
+    ...                    max_iter=100, random_state=0).fit(X, y)
+    >>> reg.score(X, y) > 0.9
+    True
+"""
+)

@@ -1,0 +1,211 @@
+"""Training of one network: the Python loop around the Cython SGD kernel.
+
+The kernel runs many minibatches without the GIL; this loop only cuts the
+epochs into chunks (up to the next validation), validates, keeps the best
+weights, stops early, and notices divergence and Ctrl-C between chunks.
+"""
+
+import copy
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _bptt_fast
+
+# Longest run of minibatches the kernel does before control returns to Python
+# (to notice Ctrl-C and print progress): about a second at the paper's size.
+MAX_CHUNK = 256
+
+
+class StopFlag:
+    """A flag shared by the threads training restarts; set on Ctrl-C.
+
+    Pickling gives a fresh, unset flag, so a copy sent to another process
+    (joblib's loky or dask backends) is harmless: there Ctrl-C reaches the
+    worker's own process instead.
+    """
+
+    def __init__(self):
+        self._event = threading.Event()
+
+    def set(self):
+        self._event.set()
+
+    def is_set(self):
+        return self._event.is_set()
+
+    def __reduce__(self):
+        return (StopFlag, ())
+
+
+@contextmanager
+def stop_on_sigint():
+    """Within the block, the first Ctrl-C sets the yielded flag instead of raising.
+
+    Training then ends after its current chunk and keeps the best weights so
+    far. A second Ctrl-C raises KeyboardInterrupt as usual. Outside the main
+    thread, signal handlers cannot be installed and the flag is never set.
+    """
+    flag = StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@dataclass
+class TrainingData:
+    """Arrays shared (read-only) by every restart."""
+
+    X: np.ndarray  # (n, T, F) zero-padded, float32/float64
+    lengths: np.ndarray  # (n,) int32
+    Y: np.ndarray  # (n, O) kernel targets (one-hot or regression targets)
+    train_idx: np.ndarray  # indices of the training sequences (intp)
+    X_val: object = None  # validation input for the scorer, or None
+    y_val: object = None
+
+
+@dataclass
+class TrainingResult:
+    coef: np.ndarray
+    velocity: np.ndarray
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+    best_validation_score: float = -np.inf
+    n_iter: int = 0
+    n_updates: int = 0
+    diverged_at: int = None  # update at which the loss or gradient was not finite
+    interrupted: bool = False
+    converged: bool = False
+
+    @property
+    def rank_score(self):
+        """Higher is better: best validation score, else minus the last loss."""
+        if self.validation_scores:
+            return self.best_validation_score
+        return -self.loss_curve[-1] if self.loss_curve else -np.inf
+
+
+def train_network(estimator, data, coef, velocity, seed, *, scorer, max_epochs,
+                  stop_flag=None, label=""):
+    """Train one network in place from ``coef`` and ``velocity``.
+
+    ``estimator`` supplies the hyperparameters and, through a shallow copy
+    carrying the current weights, the validation ``scorer``. Returns a
+    :class:`TrainingResult` whose ``coef`` is the best validated state when
+    there is validation data, the last finite state otherwise.
+    """
+    est = estimator
+    rng = np.random.RandomState(seed)
+    X, lengths, Y = data.X, data.lengths, data.Y
+    n_train = len(data.train_idx)
+    H, O = est.n_hidden, Y.shape[1]
+    batch_size = min(est.batch_size, n_train)
+    work = np.empty(
+        _bptt_fast.workspace_size(batch_size, X.shape[1], X.shape[2], H, O), dtype=X.dtype
+    )
+    validate = data.X_val is not None
+    interval = est.validation_interval if validate else None
+    tol = est.tol
+    head = est._head
+    depth = est.bptt_depth or 0
+    max_updates = est.max_updates
+    proxy = copy.copy(est)
+
+    result = TrainingResult(coef=coef, velocity=velocity)
+    best_coef = None
+    best_loss, no_improvement = np.inf, 0
+    since_check = 0
+    stop = False
+
+    def check():
+        nonlocal best_coef, no_improvement, stop
+        proxy._set_coef(coef)
+        score = float(scorer(proxy, data.X_val, data.y_val))
+        result.validation_scores.append(score)
+        if tol is not None and score < result.best_validation_score + tol:
+            no_improvement += 1
+        else:
+            no_improvement = 0
+        if score > result.best_validation_score or best_coef is None:
+            result.best_validation_score = score
+            best_coef = coef.copy()
+        if tol is not None and no_improvement >= est.n_iter_no_change:
+            result.converged = stop = True
+
+    for epoch in range(max_epochs):
+        tic = time.perf_counter()
+        order = data.train_idx[rng.permutation(n_train)] if est.shuffle else data.train_idx
+        starts = np.append(np.arange(0, n_train, batch_size), n_train).astype(np.intp)
+        n_batches = len(starts) - 1
+        losses = np.empty(n_batches)
+        k = 0
+        while k < n_batches and not stop:
+            m = min(n_batches - k, MAX_CHUNK)
+            if interval is not None:
+                m = min(m, interval - since_check)
+            if max_updates is not None:
+                m = min(m, max_updates - result.n_updates)
+            before = coef.copy()
+            done = _bptt_fast.train_minibatches(
+                X, Y, lengths, order, starts[k : k + m + 1], coef, velocity, work, losses[k:],
+                H, head, depth, est.learning_rate, est.momentum, est.nesterov, est.alpha,
+            )
+            k += done
+            since_check += done
+            result.n_updates += done
+            if done < m or not np.isfinite(coef).all():
+                if not np.isfinite(coef).all():  # overflow in the step itself
+                    coef[:] = before
+                    velocity[:] = 0
+                result.diverged_at = result.n_updates + 1
+                stop = True
+                break
+            if interval is not None and since_check >= interval:
+                since_check = 0
+                check()
+            if max_updates is not None and result.n_updates >= max_updates:
+                stop = True
+            if stop_flag is not None and stop_flag.is_set():
+                result.interrupted = stop = True
+        if k == 0:
+            break
+        result.n_iter += 1
+        result.loss_curve.append(float(losses[:k].mean()))
+        if validate and interval is None and result.diverged_at is None:
+            check()
+        elif not validate and tol is not None:
+            loss = result.loss_curve[-1]
+            no_improvement = no_improvement + 1 if loss > best_loss - tol else 0
+            best_loss = min(best_loss, loss)
+            if no_improvement > est.n_iter_no_change:
+                result.converged = stop = True
+        if est.verbose:
+            rate = k / max(time.perf_counter() - tic, 1e-12)
+            val = (f", validation score = {result.validation_scores[-1]:.6f}"
+                   if result.validation_scores else "")
+            print(f"{label}Epoch {result.n_iter}: loss = {result.loss_curve[-1]:.6f}{val}, "
+                  f"{rate:.0f} updates/s", flush=True)
+        if stop:
+            break
+
+    if best_coef is not None and not np.array_equal(best_coef, coef):
+        # the kept network is an earlier state: its momentum is unknown
+        result.coef = best_coef
+        result.velocity = np.zeros_like(velocity)
+    return result
