@@ -26,7 +26,6 @@ ext_modules = [
         [f"sksgr/{name}.pyx"],
         include_dirs=["sksgr"],
         extra_compile_args=compile_args,
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
     for name in EXTENSIONS
 ]

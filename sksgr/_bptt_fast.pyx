@@ -248,25 +248,28 @@ cdef inline Py_ssize_t _depth_or_all(int bptt_depth, Py_ssize_t T) noexcept nogi
     return T if bptt_depth <= 0 or bptt_depth > T else bptt_depth
 
 
-def loss_and_gradient(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each end
-                      const floating[:, ::1] Y,      # IN (n, O) one-hot or targets
-                      const int[::1] lengths,        # IN (n,) steps per sequence, >= 1
-                      const floating[::1] coef,      # IN flat parameters
-                      floating[::1] grad,            # OUT flat gradient
-                      int n_hidden, int head, int bptt_depth=0, double alpha=0.0):
-    """Mean loss over all n sequences (one minibatch) and its gradient.
+def forward_backward(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each end
+                     const floating[:, ::1] Y,      # IN (n, O) one-hot or targets
+                     const int[::1] lengths,        # IN (n,) steps per sequence, >= 1
+                     const floating[::1] coef,      # IN flat parameters
+                     floating[::1] grad,            # OUT flat gradient
+                     int n_hidden, int head, int bptt_depth=0, double alpha=0.0,
+                     bint return_states=False):
+    """Loss over all n sequences as one minibatch, its gradient, and optionally the states.
 
-    ``bptt_depth <= 0`` backpropagates through whole sequences.
+    ``bptt_depth <= 0`` backpropagates through whole sequences. With
+    ``return_states`` also returns ``Z`` (T + 1, n, H), the hidden states
+    time-major with ``Z[0] = 0``, and ``D`` (T, n, H), the deltas dE/da(t).
     """
     cdef Py_ssize_t n = X.shape[0], T = X.shape[1], F = X.shape[2]
-    cdef Py_ssize_t H = n_hidden, O = Y.shape[1], i
+    cdef Py_ssize_t H = n_hidden, O = Y.shape[1]
     cdef Layout L = _layout(n, T, F, H, O)
     if coef.shape[0] != L.n_params or grad.shape[0] != L.n_params:
         raise ValueError("coef and grad must have n_params(F, H, O) entries")
     import numpy as np
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[::1] work = np.zeros(
-        workspace_size(n, T, F, H, O), dtype=dtype)
+    work_arr = np.zeros(workspace_size(n, T, F, H, O), dtype=dtype)
+    cdef floating[::1] work = work_arr
     cdef Py_ssize_t[::1] idx = np.arange(n, dtype=np.intp)
     cdef double loss
     with nogil:
@@ -277,7 +280,11 @@ def loss_and_gradient(const floating[:, :, ::1] X,   # IN (n, T, F) zero after e
                   _depth_or_all(bptt_depth, T), L, &work[0])
         loss += _add_l2(&coef[0], &work[0], L, alpha)
         memcpy(&grad[0], &work[0], L.n_params * sizeof(floating))
-    return loss
+    if not return_states:
+        return loss
+    Z = work_arr[L.Z:L.D].reshape(T + 1, n, H).copy()
+    D = work_arr[L.D:L.zlast].reshape(T, n, H).copy()
+    return loss, Z, D
 
 
 def predict_outputs(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each end

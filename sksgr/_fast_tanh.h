@@ -79,7 +79,7 @@ static inline double sksgr_tanh(double x)
     double small = xs + xs * z * (((P0 * z + P1) * z + P2) / (((z + Q0) * z + Q1) * z + Q2));
     double e = sksgr_exp_reduced(2.0 * c);
     double large = copysign(1.0 - 2.0 / (e + 1.0), x);
-    return small * m + large * (1.0 - m);
+    return copysign(small * m + large * (1.0 - m), x);
 }
 
 /* In place: x[i] = tanh(x[i]) */

@@ -1,0 +1,284 @@
+"""SRNClassifier and SRNRegressor: input forms, training behaviour, sklearn workflows."""
+
+import os
+import pickle
+import signal
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sksgr import SRNClassifier, SRNRegressor
+from sksgr.datasets import make_temporal_order
+
+FAST = dict(n_hidden=12, sigma=0.3, learning_rate=1e-2, max_iter=20, random_state=0)
+
+
+def _sign_task(n=120, T=6, F=2, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, T, F))
+    return X, (X[:, 1, 0] > 0).astype(int)
+
+
+def _ragged(X, lengths):
+    return [X[i, :L] for i, L in enumerate(lengths)]
+
+
+def _padded(X, lengths):
+    X = X.copy()
+    for i, L in enumerate(lengths):
+        X[i, L:] = np.nan
+    return X
+
+
+# -- input forms ---------------------------------------------------------------
+
+def test_nan_padding_and_list_input_are_the_same_model():
+    X, y = _sign_task()
+    lengths = np.random.RandomState(1).randint(2, 7, size=len(X))
+    a = SRNClassifier(**FAST).fit(_padded(X, lengths), y)
+    b = SRNClassifier(**FAST).fit(_ragged(X, lengths), y)
+    np.testing.assert_array_equal(a.recurrent_weights_, b.recurrent_weights_)
+    np.testing.assert_allclose(a.predict_proba(_ragged(X, lengths)), b.predict_proba(_padded(X, lengths)))
+    assert a.n_features_in_ == 2
+
+
+def test_output_is_read_at_each_sequences_own_last_step():
+    X, y = _sign_task()
+    clf = SRNClassifier(**FAST).fit(X, y)
+    lengths = np.full(len(X), 6)
+    lengths[:10] = 3
+    padded = _padded(X, lengths)
+    short = clf.decision_function(X[:10, :3])
+    np.testing.assert_allclose(clf.decision_function(padded)[:10], short, rtol=1e-10)
+    # garbage after the end is not allowed to matter: only NaN marks the end
+    assert not np.allclose(clf.decision_function(X[:10]), short)
+
+
+def test_univariate_2d_input_fixes_the_length():
+    X, y = _sign_task(F=1)
+    X2 = X[:, :, 0]
+    clf = SRNClassifier(**FAST).fit(X2, y)
+    assert clf.n_features_in_ == 6
+    np.testing.assert_allclose(clf.predict_proba(X2), clf.predict_proba(X))  # 3-D, F = 1
+    with pytest.raises(ValueError, match="X has 5 features, but SRNClassifier is expecting 6"):
+        clf.predict(X2[:, :5])
+    assert clf.predict(X[:, :4]).shape == (len(X),)  # 3-D input may have any length
+
+
+def test_3d_model_rejects_other_feature_counts():
+    X, y = _sign_task(F=2)
+    clf = SRNClassifier(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="X has 3 features per step.*expecting 2"):
+        clf.predict(np.zeros((2, 4, 3)))
+    with pytest.raises(ValueError, match="univariate sequences.*2 features per step"):
+        clf.predict(np.zeros((2, 4)))
+
+
+@pytest.mark.parametrize(
+    "make_X, match",
+    [
+        (lambda X: X[0, 0], "Expected 2D array|Reshape your data"),
+        (lambda X: X[..., None], "ndim=4"),
+        (lambda X: np.where(np.arange(6)[None, :, None] == 3, np.inf, X), "infinity"),
+        (lambda X: np.where((np.arange(6) == 1)[None, :, None], np.nan, X), "NaN inside sample 0 at step 1"),
+        (lambda X: np.concatenate([X[:, :, :1], np.full_like(X[:, :, 1:], np.nan)], 2), "some but not all features"),
+        (lambda X: np.full_like(X, np.nan), "empty sequence"),
+        (lambda X: [X[0], X[1][:, :1]], "different numbers of features"),
+    ],
+)
+def test_bad_X_is_rejected_with_a_clear_message(make_X, match):
+    X, y = _sign_task()
+    Xb = make_X(X)
+    yb = y[: len(Xb)]
+    with pytest.raises(ValueError, match=match):
+        SRNClassifier(**FAST).fit(Xb, yb)
+
+
+def test_bad_targets_and_parameters():
+    X, y = _sign_task()
+    with pytest.raises(ValueError, match="inconsistent numbers of samples: 120 sequences and 119"):
+        SRNClassifier(**FAST).fit(X, y[:-1])
+    with pytest.raises(ValueError, match="at least 2 classes.*only one class"):
+        SRNClassifier(**FAST).fit(X, np.zeros(len(X)))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        SRNClassifier(**FAST).fit(X, np.linspace(0, 1, len(X)))
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        SRNRegressor(**FAST).fit(X, None)
+    with pytest.raises(InvalidParameterError, match="learning_rate"):
+        SRNClassifier(learning_rate=-1).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="momentum"):
+        SRNRegressor(momentum=1.0).fit(X, y)
+    with pytest.raises(NotFittedError):
+        SRNRegressor().predict(X)
+
+
+# -- learning ------------------------------------------------------------------
+
+def test_learns_a_short_memory_task_to_95_percent():
+    """Temporal order at length 10: A/B symbols at steps 1 and 5, 4 classes."""
+    X, y = make_temporal_order(3000, 10, random_state=0)
+    X_test, y_test = make_temporal_order(1000, 10, random_state=1)
+    tic = time.perf_counter()
+    clf = SRNClassifier(n_hidden=32, sigma=0.2, learning_rate=1e-2, max_iter=30, random_state=0)
+    clf.fit(X, y)
+    assert time.perf_counter() - tic < 60
+    assert clf.score(X_test, y_test) >= 0.95
+
+
+def test_regressor_multi_output_and_1d_targets():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(300, 5, 1))
+    Y = np.column_stack([X[:, 1, 0], X[:, 3, 0] - X[:, 1, 0]])
+    reg = SRNRegressor(**{**FAST, "max_iter": 100}).fit(X, Y)
+    assert reg.predict(X).shape == (300, 2) and reg.n_outputs_ == 2
+    assert reg.score(X, Y) > 0.9
+    assert SRNRegressor(**FAST).fit(X, Y[:, 0]).predict(X).shape == (300,)
+
+
+def test_divergence_is_reported_and_weights_stay_finite():
+    X, y = _sign_task()
+    reg = SRNRegressor(n_hidden=12, sigma=1.0, learning_rate=1e6, max_iter=5, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        reg.fit(X, y * 1e3)
+    assert np.isfinite(reg.recurrent_weights_).all()
+    assert np.isfinite(reg.predict(X)).all()
+
+
+def test_early_stopping_keeps_the_best_validated_network():
+    X, y = make_temporal_order(600, 10, random_state=0)
+    Xv, yv = make_temporal_order(200, 10, random_state=1)
+    clf = SRNClassifier(n_hidden=16, sigma=0.2, learning_rate=2e-2, max_iter=8, tol=None,
+                        early_stopping=True, validation_interval=20, random_state=0)
+    clf.fit(X, y, X_val=Xv, y_val=yv)
+    assert len(clf.validation_scores_) == clf.n_updates_ // 20
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.score(Xv, yv) == clf.best_validation_score_
+    assert clf.restart_scores_.tolist() == [clf.best_validation_score_]
+
+
+def test_internal_validation_split_and_early_stop():
+    X, y = _sign_task(n=200)
+    clf = SRNClassifier(**{**FAST, "max_iter": 200}, early_stopping=True, n_iter_no_change=3)
+    clf.fit(X, y)
+    assert clf.n_iter_ < 200  # stopped early
+    assert len(clf.validation_scores_) == clf.n_iter_  # one validation per epoch
+
+
+def test_x_val_contract():
+    X, y = _sign_task()
+    with pytest.raises(ValueError, match="early_stopping is False"):
+        SRNClassifier(**FAST).fit(X, y, X_val=X, y_val=y)
+    with pytest.raises(ValueError, match="must be passed together"):
+        SRNClassifier(**FAST, early_stopping=True).fit(X, y, X_val=X)
+
+
+def test_max_updates_and_batches():
+    X, y = _sign_task(n=95)
+    clf = SRNClassifier(**{**FAST, "batch_size": 10}, max_updates=25).fit(X, y)
+    assert clf.n_updates_ == 25 and clf.n_iter_ == 3
+    clf = SRNClassifier(**{**FAST, "batch_size": 10, "max_iter": 2, "tol": None}).fit(X, y)
+    assert clf.n_updates_ == 20  # 10 minibatches per epoch, the last one of 5
+
+
+def test_warm_start_and_partial_fit_continue_the_network():
+    X, y = _sign_task()
+    clf = SRNClassifier(**{**FAST, "max_iter": 3, "tol": None}, warm_start=True).fit(X, y)
+    w = clf.recurrent_weights_.copy()
+    n = clf.n_updates_
+    clf.fit(X, y)
+    assert clf.n_updates_ == 2 * n and len(clf.loss_curve_) == 6
+    assert not np.array_equal(w, clf.recurrent_weights_)
+
+    inc = SRNClassifier(**FAST)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        inc.partial_fit(X, y)
+    for _ in range(3):
+        inc.partial_fit(X, y, classes=[0, 1])
+    assert inc.n_updates_ == 3 * 12 and inc.n_iter_ == 3
+    with pytest.raises(ValueError, match="features per step"):
+        inc.partial_fit(X[:, :, :1], y)
+
+    reg = SRNRegressor(**FAST)
+    reg.partial_fit(X, y.astype(float))
+    reg.partial_fit(X, y.astype(float))
+    assert reg.n_updates_ == 24
+
+
+def test_restarts_are_independent_of_n_jobs():
+    X, y = _sign_task()
+    a = SRNClassifier(**FAST, n_restarts=3, n_jobs=1).fit(X, y)
+    b = SRNClassifier(**FAST, n_restarts=3, n_jobs=2).fit(X, y)
+    assert a.restart_scores_.shape == (3,)
+    assert len(set(a.restart_scores_)) == 3  # different initial networks
+    np.testing.assert_array_equal(a.restart_scores_, b.restart_scores_)
+    np.testing.assert_array_equal(a.recurrent_weights_, b.recurrent_weights_)
+    assert a.restart_scores_.max() == -a.loss_curve_[-1]
+
+
+def test_float32_end_to_end():
+    X, y = _sign_task()
+    a = SRNClassifier(**FAST).fit(X.astype(np.float32), y)
+    b = SRNClassifier(**FAST).fit(X, y)
+    assert a.recurrent_weights_.dtype == np.float32 and b.recurrent_weights_.dtype == np.float64
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-3)
+
+
+def test_pickle_round_trip_gives_identical_predictions():
+    X, y = _sign_task()
+    clf = SRNClassifier(**FAST).fit(X, y)
+    clf2 = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(clf.predict_proba(X), clf2.predict_proba(X))
+
+
+def test_edited_weight_attributes_take_effect():
+    X, y = _sign_task()
+    reg = SRNRegressor(**FAST).fit(X, y.astype(float))
+    before = reg.predict(X)
+    reg.output_bias_ = reg.output_bias_ + 1.0
+    np.testing.assert_allclose(reg.predict(X), before + 1.0)
+
+
+def test_sklearn_workflows():
+    X, y = _sign_task(F=1)
+    X2 = X[:, :, 0]
+    clf = SRNClassifier(**{**FAST, "max_iter": 10})
+    assert clone(clf).get_params() == clf.get_params()
+    scores = cross_val_score(clf, X, y, cv=3)
+    assert scores.shape == (3,) and scores.mean() > 0.7
+    search = GridSearchCV(clf, {"learning_rate": [1e-4, 1e-2]}, cv=2).fit(X, y)
+    assert search.best_params_ == {"learning_rate": 1e-2}
+    pipe = make_pipeline(StandardScaler(), clone(clf)).fit(X2, y)
+    assert pipe.score(X2, y) > 0.8
+
+
+def test_verbose_prints_one_line_per_epoch(capsys):
+    X, y = _sign_task()
+    SRNClassifier(**{**FAST, "max_iter": 3, "tol": None}, verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all("updates/s" in line and "loss" in line for line in lines)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals")
+def test_ctrl_c_keeps_the_weights_so_far():
+    X, y = make_temporal_order(2000, 60, random_state=0)
+    clf = SRNClassifier(n_hidden=32, max_iter=1000, tol=None, random_state=0)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    tic = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X, y)
+    timer.join()
+    assert time.perf_counter() - tic < 30
+    assert any("interrupted" in str(w.message) for w in caught)
+    assert 0 < clf.n_updates_ < 1000 * 200
+    assert np.isfinite(clf.predict_proba(X[:5])).all()

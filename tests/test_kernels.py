@@ -1,0 +1,199 @@
+"""The Cython kernels against finite differences and the NumPy reference."""
+
+import numpy as np
+import pytest
+
+from sksgr import _bptt_fast
+from sksgr._bptt_fast import HEAD_IDENTITY, HEAD_SOFTMAX
+from sksgr._numpy_reference import (
+    PARAM_NAMES,
+    forward,
+    init_params,
+    loss_and_gradients,
+    output_error,
+    sgd_momentum_step,
+)
+
+HEADS = {"softmax": HEAD_SOFTMAX, "identity": HEAD_IDENTITY}
+
+
+def _problem(head, *, n=6, T=7, F=3, H=5, O=4, variable=True, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    params = init_params(F, H, O, rng, scale=0.5)
+    X = rng.normal(size=(n, T, F))
+    lengths = rng.integers(1, T + 1, size=n).astype(np.int32) if variable else np.full(n, T, np.int32)
+    lengths[0] = T
+    for i, L in enumerate(lengths):
+        X[i, L:] = 0.0
+    if head == "softmax":
+        Y = np.eye(O)[rng.integers(0, O, size=n)]
+    else:
+        Y = rng.normal(size=(n, O))
+    coef = np.concatenate([params[k].ravel() for k in PARAM_NAMES])
+    return params, X.astype(dtype), lengths, Y.astype(dtype), coef.astype(dtype)
+
+
+def _kernel_loss_grad(X, Y, lengths, coef, H, head, depth=0, alpha=0.0):
+    grad = np.empty_like(coef)
+    loss = _bptt_fast.forward_backward(X, Y, lengths, coef, grad, H, HEADS[head], depth, alpha)
+    return loss, grad
+
+
+@pytest.mark.parametrize("head", ["softmax", "identity"])
+@pytest.mark.parametrize("depth", [None, 1, 3])
+@pytest.mark.parametrize("variable", [False, True])
+def test_gradient_matches_central_differences(head, depth, variable):
+    _, X, lengths, Y, coef = _problem(head, variable=variable)
+    H = 5
+    alpha = 0.01
+    loss, grad = _kernel_loss_grad(X, Y, lengths, coef, H, head, depth or 0, alpha)
+    if depth is not None:
+        # truncated BPTT is not the gradient of the loss: compare with the
+        # untruncated gradient only where truncation cannot matter
+        full_loss, full_grad = _kernel_loss_grad(X, Y, lengths, coef, H, head, 0, alpha)
+        assert loss == full_loss
+        n_out = H * 4 + 4  # W_out and b_out are not affected by truncation
+        np.testing.assert_allclose(grad[-n_out:], full_grad[-n_out:], rtol=1e-12)
+        if depth == 1:
+            assert not np.allclose(grad[:-n_out], full_grad[:-n_out])
+        return
+    eps = 1e-6
+    num = np.empty_like(coef)
+    for i in range(coef.size):
+        e = np.zeros_like(coef)
+        e[i] = eps
+        lp, _ = _kernel_loss_grad(X, Y, lengths, coef + e, H, head, 0, alpha)
+        lm, _ = _kernel_loss_grad(X, Y, lengths, coef - e, H, head, 0, alpha)
+        num[i] = (lp - lm) / (2 * eps)
+    rel = np.linalg.norm(grad - num) / np.linalg.norm(num)
+    assert rel <= 1e-6, rel
+
+
+@pytest.mark.parametrize("head", ["softmax", "identity"])
+@pytest.mark.parametrize("depth", [None, 2, 4])
+def test_kernel_matches_numpy_reference(head, depth):
+    params, X, lengths, Y, coef = _problem(head, n=9, T=11, H=6, seed=3)
+    loss, grad = _kernel_loss_grad(X, Y, lengths, coef, 6, head, depth or 0)
+    ref_loss, ref = loss_and_gradients(params, X, lengths, Y, head, depth)
+    ref_grad = np.concatenate([ref[k].ravel() for k in PARAM_NAMES])
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-14)
+
+
+def test_reference_truncation_by_hand():
+    """The reference's truncation itself (which the kernel is matched against):
+    depth >= every length is the full gradient; depth=1 gives W_rec only
+    z(L-2)^T delta(L-1), summed over the sequences.
+    """
+    params, X, lengths, Y, _ = _problem("identity", variable=True)
+    full = loss_and_gradients(params, X, lengths, Y, "identity", None)[1]
+    deep = loss_and_gradients(params, X, lengths, Y, "identity", X.shape[1])[1]
+    for k in PARAM_NAMES:
+        np.testing.assert_allclose(deep[k], full[k])
+    _, one = loss_and_gradients(params, X, lengths, Y, "identity", 1)
+    Z, z_last, logits = forward(params, X, lengths)
+    _, err = output_error(logits, Y, "identity")
+    err = err / len(X)
+    d_last = err @ params["W_out"].T * (1 - z_last**2)
+    n = np.arange(len(X))
+    z_prev = Z[lengths - 1, n]  # z(L-2), zero for length-1 sequences
+    np.testing.assert_allclose(one["W_rec"], z_prev.T @ d_last, atol=1e-14)
+
+
+def test_train_minibatches_matches_reference_sgd():
+    """Several SGD-momentum updates (both momentum forms) agree with the reference."""
+    for nesterov in (False, True):
+        params, X, lengths, Y, coef = _problem("softmax", n=12, T=9, H=5, seed=5)
+        velocity = np.zeros_like(coef)
+        order = np.array([3, 1, 4, 0, 5, 9, 2, 6, 11, 7, 8, 10], dtype=np.intp)
+        starts = np.array([0, 4, 8, 11, 12], dtype=np.intp)
+        losses = np.empty(4)
+        work = np.empty(_bptt_fast.workspace_size(4, 9, 3, 5, 4))
+        done = _bptt_fast.train_minibatches(
+            X, Y, lengths, order, starts, coef, velocity, work, losses,
+            5, HEAD_SOFTMAX, 0, 0.05, 0.9, nesterov, 0.0,
+        )
+        assert done == 4
+        ref_v = {k: np.zeros_like(v) for k, v in params.items()}
+        for b in range(4):
+            idx = order[starts[b] : starts[b + 1]]
+            ref_loss, g = loss_and_gradients(params, X[idx], lengths[idx], Y[idx], "softmax")
+            assert losses[b] == pytest.approx(ref_loss, rel=1e-12)
+            sgd_momentum_step(params, ref_v, g, 0.05, 0.9, nesterov)
+        ref_coef = np.concatenate([params[k].ravel() for k in PARAM_NAMES])
+        np.testing.assert_allclose(coef, ref_coef, rtol=1e-10, atol=1e-13)
+
+
+def test_train_minibatches_stops_before_a_non_finite_step():
+    _, X, lengths, Y, coef = _problem("identity", variable=False)
+    Y = Y.copy()
+    Y[2] = 1e200  # squared error overflows for any minibatch holding sample 2
+    velocity = np.zeros_like(coef)
+    order = np.arange(6, dtype=np.intp)
+    starts = np.array([0, 2, 4, 6], dtype=np.intp)
+    losses = np.empty(3)
+    work = np.empty(_bptt_fast.workspace_size(2, 7, 3, 5, 4))
+    before = coef.copy()
+    done = _bptt_fast.train_minibatches(
+        X, Y, lengths, order, starts, coef, velocity, work, losses,
+        5, HEAD_IDENTITY, 0, 0.01, 0.9, False, 0.0,
+    )
+    assert done == 1
+    assert np.isfinite(coef).all()
+    assert not np.array_equal(coef, before)  # the first minibatch was applied
+
+
+def test_float32_kernel_agrees_with_float64():
+    params, X, lengths, Y, coef = _problem("softmax", seed=7)
+    l64, g64 = _kernel_loss_grad(X, Y, lengths, coef, 5, "softmax")
+    l32, g32 = _kernel_loss_grad(
+        X.astype(np.float32), Y.astype(np.float32), lengths, coef.astype(np.float32),
+        5, "softmax",
+    )
+    assert g32.dtype == np.float32
+    assert l32 == pytest.approx(l64, rel=1e-5)
+    np.testing.assert_allclose(g32, g64, rtol=1e-3, atol=1e-5)
+
+
+def test_predict_outputs_matches_reference_forward_in_blocks():
+    params, X, lengths, _, coef = _problem("identity", n=23, T=8, seed=11)
+    out = np.empty((23, 4))
+    work = np.empty(_bptt_fast.workspace_size(5, 8, 3, 5, 4))
+    _bptt_fast.predict_outputs(X, lengths, coef, out, work, 5, 5)
+    np.testing.assert_allclose(out, forward(params, X, lengths)[2], rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype, ulps", [(np.float64, 4), (np.float32, 1)])
+def test_fast_tanh_is_accurate_everywhere(dtype, ulps):
+    x = np.concatenate([
+        np.linspace(-40, 40, 400_001),
+        np.logspace(-300 if dtype == np.float64 else -37, 1.5, 20_000),
+        -np.logspace(-300 if dtype == np.float64 else -37, 1.5, 20_000),
+        [0.0, -0.0, 0.625, -0.625, np.nextafter(0.625, 0), 22.0, 1e300 if dtype == np.float64 else 1e30],
+    ]).astype(dtype)
+    y = x.copy()
+    _bptt_fast.tanh_inplace_array(y)
+    ref = np.tanh(x.astype(np.float64)).astype(dtype)
+    err = np.abs(y.astype(np.float64) - ref) / np.spacing(np.abs(ref).astype(dtype)).astype(np.float64)
+    assert err.max() <= ulps
+
+
+def test_fast_tanh_special_values():
+    y = np.array([np.nan, np.inf, -np.inf, -0.0])
+    _bptt_fast.tanh_inplace_array(y)
+    assert np.isnan(y[0])
+    assert y[1] == 1.0 and y[2] == -1.0
+    assert y[3] == 0.0 and np.signbit(y[3])
+
+
+def test_forward_backward_returns_the_reference_states_and_deltas():
+    from sksgr._numpy_reference import backward_deltas
+
+    params, X, lengths, Y, coef = _problem("identity", seed=2)
+    grad = np.empty_like(coef)
+    _, Z, D = _bptt_fast.forward_backward(X, Y, lengths, coef, grad, 5, HEAD_IDENTITY, 0, 0.0, True)
+    Z_ref, z_last, logits = forward(params, X, lengths)
+    _, err = output_error(logits, Y, "identity")
+    D_ref = backward_deltas(params, Z_ref, lengths, err / len(X) @ params["W_out"].T)
+    np.testing.assert_allclose(Z, Z_ref, rtol=1e-12)
+    np.testing.assert_allclose(D, D_ref, rtol=1e-10, atol=1e-15)
