@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
@@ -55,6 +55,15 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "clip_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "gradient_regularization": ["boolean"],
+        "q_range": [tuple, list],
+        "ds_mode": [StrOptions({"linear", "exact"})],
+        "ds_max": [Interval(Real, 0, None, closed="neither"), None],
+        "q_depth": [Interval(Integral, 1, None, closed="left"), None],
+        "selection": [StrOptions({"minibatch", "example"})],
+        "max_skips": [Interval(Integral, 1, None, closed="left"), None],
+        "ds_momentum": ["boolean"],
     }
 
     def __init__(
@@ -84,6 +93,15 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         random_state=None,
         verbose=0,
         warm_start=False,
+        clip_norm=None,
+        gradient_regularization=False,
+        q_range=(-1.0, 1.0),
+        ds_mode="linear",
+        ds_max=None,
+        q_depth=None,
+        selection="minibatch",
+        max_skips=10,
+        ds_momentum=True,
     ):
         self.n_hidden = n_hidden
         self.sigma = sigma
@@ -109,6 +127,15 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.clip_norm = clip_norm
+        self.gradient_regularization = gradient_regularization
+        self.q_range = q_range
+        self.ds_mode = ds_mode
+        self.ds_max = ds_max
+        self.q_depth = q_depth
+        self.selection = selection
+        self.max_skips = max_skips
+        self.ds_momentum = ds_momentum
 
     # -- what the two heads do differently ---------------------------------
     _head = None  # _bptt_fast.HEAD_SOFTMAX or HEAD_IDENTITY
@@ -120,6 +147,37 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _split_validation(self, y, rng):
         """Indices (train, validation) of the internal validation split."""
+
+    def _sgr_kernel_args(self, dtype, n_params):
+        """Keyword arguments of the training kernel for the gradient regularization."""
+        if not self.gradient_regularization:
+            return {}
+        q_min, q_max = self._check_sgr_params()
+        return dict(
+            sgr=True, selection=1 if self.selection == "example" else 0,
+            exact=self.ds_mode == "exact", q_min=q_min, q_max=q_max,
+            ds_max=self.ds_max or 0.0, q_depth=self.q_depth or 0,
+            max_skips=self.max_skips or 0, ds_momentum=self.ds_momentum,
+            best_grad=np.zeros(n_params, dtype=dtype), guard_state=np.zeros(2),
+        )
+
+    def _check_sgr_params(self):
+        try:
+            q_min, q_max = (float(q) for q in self.q_range)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"q_range must be a pair of numbers (q_min, q_max), got {self.q_range!r}."
+            ) from None
+        if not q_min <= q_max:
+            raise ValueError(f"q_range must have q_min <= q_max, got {self.q_range!r}.")
+        if self.bptt_depth is not None and self.q_depth is not None and self.q_depth >= self.bptt_depth:
+            raise ValueError(
+                f"q_depth ({self.q_depth}) must be smaller than bptt_depth ({self.bptt_depth}): "
+                "the deltas that Q measures must be backpropagated."
+            )
+        if self.bptt_depth is not None and self.q_depth is None:
+            raise ValueError("With bptt_depth set, set q_depth < bptt_depth as well.")
+        return q_min, q_max
 
     # -- parameters as the fitted attributes ------------------------------
     def _set_coef(self, coef):
@@ -234,6 +292,14 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             self.loss_curve_ = best.loss_curve
             self.n_iter_ = best.n_iter
             self.n_updates_ = best.n_updates
+        sgr = bool(best.used_history)
+        used = np.concatenate(best.used_history) if sgr else None
+        self.q_history_ = np.concatenate(best.q_history) if sgr else None
+        self.ds_history_ = np.concatenate(best.ds_history) if sgr else None
+        self.used_history_ = used > 0 if sgr else None
+        self.n_skipped_ = int(np.count_nonzero(used == 0)) if sgr else 0
+        self.n_guarded_ = int(np.count_nonzero(used == 2)) if sgr else 0
+        self.n_candidates_ = best.n_candidates
         self.validation_scores_ = best.validation_scores if validated else None
         self.best_validation_score_ = best.best_validation_score if validated else None
         self._warn_about(results, best, max_epochs)

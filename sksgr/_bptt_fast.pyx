@@ -22,7 +22,7 @@ these kernels against):
 
 Python allocates every array; the kernels fill them without the GIL.
 """
-from libc.math cimport exp, log, isfinite, sqrt
+from libc.math cimport exp, log, log10, isfinite, sqrt, fabs, INFINITY, NAN
 from libc.string cimport memcpy, memset
 from cython cimport floating
 
@@ -43,19 +43,21 @@ def n_params(Py_ssize_t n_features, Py_ssize_t n_hidden, Py_ssize_t n_outputs):
 
 
 def workspace_size(Py_ssize_t batch_size, Py_ssize_t n_timesteps, Py_ssize_t n_features,
-                   Py_ssize_t n_hidden, Py_ssize_t n_outputs):
-    """Length of the scratch vector the kernels need for these sizes."""
-    cdef Py_ssize_t B = batch_size, T = n_timesteps, F = n_features
-    cdef Py_ssize_t H = n_hidden, O = n_outputs
-    return (_n_params(F, H, O) + T * B * F + (T + 1) * B * H + T * B * H
-            + B * H + B * O + B * H)
+                   Py_ssize_t n_hidden, Py_ssize_t n_outputs, bint sgr=False):
+    """Length of the scratch vector the kernels need for these sizes.
+
+    ``sgr=True`` adds the buffers of the gradient regularization (dS).
+    """
+    cdef Layout L = _layout(batch_size, n_timesteps, n_features, n_hidden, n_outputs)
+    return L.end_sgr if sgr else L.end
 
 
 cdef struct Layout:
     # offsets into the flat parameter vector
     Py_ssize_t w_in, w_rec, b, w_out, b_out, n_params
-    # offsets into the workspace
-    Py_ssize_t grad, U, Z, D, zlast, err, dz
+    # offsets into the workspace: training, then the extra buffers of dS
+    Py_ssize_t grad, U, Z, D, zlast, err, dz, end
+    Py_ssize_t dW, P, Ad, Dd, tmp, od, end_sgr
 
 
 cdef inline Layout _layout(Py_ssize_t B, Py_ssize_t T, Py_ssize_t F,
@@ -74,6 +76,14 @@ cdef inline Layout _layout(Py_ssize_t B, Py_ssize_t T, Py_ssize_t F,
     L.zlast = L.D + T * B * H
     L.err = L.zlast + B * H
     L.dz = L.err + B * O
+    L.end = L.dz + B * H
+    L.dW = L.end
+    L.P = L.dW + H * H
+    L.Ad = L.P + T * B * H
+    L.Dd = L.Ad + T * B * H
+    L.tmp = L.Dd + T * B * H
+    L.od = L.tmp + B * H
+    L.end_sgr = L.od + B * O
     return L
 
 
@@ -321,6 +331,26 @@ cdef inline bint _all_finite(const floating *x, Py_ssize_t n) noexcept nogil:
     return s == 0
 
 
+include "_sgr.pxi"
+
+
+# selection modes of the gradient regularization
+SELECT_MINIBATCH = 0
+SELECT_EXAMPLE = 1
+
+
+cdef double _clip(floating *grad, Py_ssize_t P, double clip_norm) noexcept nogil:
+    """Rescale grad to norm clip_norm if it is longer (Pascanu et al. 2013); returns its norm."""
+    cdef double norm = sqrt(dot(<int> P, grad, grad))
+    cdef Py_ssize_t i
+    cdef floating scale
+    if clip_norm > 0.0 and norm > clip_norm:
+        scale = <floating> (clip_norm / norm)
+        for i in range(P):
+            grad[i] *= scale
+    return norm
+
+
 def train_minibatches(
         const floating[:, :, ::1] X,       # IN (n, T, F) zero after each end
         const floating[:, ::1] Y,          # IN (n, O) one-hot classes or targets
@@ -329,32 +359,69 @@ def train_minibatches(
         const Py_ssize_t[::1] batch_starts,  # IN (n_batches + 1,): batch k = order[s[k]:s[k+1]]
         floating[::1] coef,                # IN/OUT flat parameters
         floating[::1] velocity,            # IN/OUT momentum, same layout as coef
-        floating[::1] work,                # scratch: workspace_size(max batch, T, F, H, O)
-        double[::1] losses,                # OUT (n_batches,) loss of each minibatch
+        floating[::1] work,                # scratch: workspace_size(max batch, T, F, H, O, sgr)
+        double[::1] losses,                # OUT (n_batches,) loss of each candidate minibatch
         int n_hidden, int head, int bptt_depth,
-        double learning_rate, double momentum, bint nesterov, double alpha):
+        double learning_rate, double momentum, bint nesterov, double alpha,
+        double clip_norm=0.0,
+        # gradient regularization; off when sgr is False
+        bint sgr=False, int selection=0, bint exact=False, double q_min=-1.0,
+        double q_max=1.0, double ds_max=0.0, int q_depth=0, int max_skips=0,
+        bint ds_momentum=True,
+        floating[::1] best_grad=None,      # IN/OUT (n_params,) guard: best rejected candidate
+        double[::1] guard_state=None,      # IN/OUT [consecutive skips, favour of best_grad]
+        double[::1] q_history=None,        # OUT (n_batches,) Q of each candidate
+        double[::1] ds_history=None,       # OUT (n_batches,) dS of each candidate
+        signed char[::1] used_history=None,  # OUT (n_batches,) 0 skipped, 1 used, 2 by guard
+        ):
     """SGD with momentum over consecutive minibatches, without the GIL.
 
-    Returns the number of minibatches applied. Fewer than ``n_batches`` means
+    With ``sgr`` each minibatch is a candidate: its Q-factor and dS decide
+    whether it is applied (see ``_sgr.pxi`` and the estimators' docs). A
+    skipped candidate changes no weight and no momentum. After ``max_skips``
+    consecutive skips (if > 0) the most favourable rejected candidate since
+    the last update is applied.
+
+    Returns the number of candidates processed. Fewer than ``n_batches`` means
     the next one had a non-finite loss or gradient (divergence): it was not
     applied, so ``coef`` is still the last finite state.
     """
     cdef Py_ssize_t n_batches = batch_starts.shape[0] - 1
     cdef Py_ssize_t T = X.shape[1], F = X.shape[2], H = n_hidden, O = Y.shape[1]
     cdef Py_ssize_t P = _n_params(F, H, O)
-    cdef Py_ssize_t k, i, B, Tm
+    cdef Py_ssize_t k, i, b, B, Tm, n_kept, depth
     cdef const Py_ssize_t *idx
     cdef floating *grad
+    cdef floating *dW
     cdef floating *w = &coef[0]
     cdef floating *v = &velocity[0]
+    cdef floating *g
+    cdef floating *bg = NULL
     cdef floating lr = <floating> learning_rate, mu = <floating> momentum
-    cdef double loss
+    cdef double loss, S, dS, E, Q, fav, scale
+    cdef double[::1] S_b, dS_b, E_b
+    cdef signed char use
     cdef Py_ssize_t n_done = n_batches
+    cdef Py_ssize_t qd = q_depth if q_depth > 0 else T
     cdef Layout L
+    import numpy as np
     if coef.shape[0] != P or velocity.shape[0] != P:
         raise ValueError("coef and velocity must have n_params(F, H, O) entries")
     if losses.shape[0] < n_batches:
         raise ValueError("losses is shorter than the number of minibatches")
+    if sgr:
+        if (best_grad is None or best_grad.shape[0] != P or guard_state is None
+                or q_history is None or ds_history is None or used_history is None
+                or q_history.shape[0] < n_batches or ds_history.shape[0] < n_batches
+                or used_history.shape[0] < n_batches):
+            raise ValueError("gradient regularization needs best_grad, guard_state and histories")
+        bg = &best_grad[0]
+    n_max = 0
+    for k in range(n_batches):
+        n_max = max(n_max, batch_starts[k + 1] - batch_starts[k])
+    S_b = np.zeros(max(n_max, 1))
+    dS_b = np.zeros(max(n_max, 1))
+    E_b = np.zeros(max(n_max, 1))
     with nogil:
         for k in range(n_batches):
             B = batch_starts[k + 1] - batch_starts[k]
@@ -362,24 +429,83 @@ def train_minibatches(
             Tm = _max_length(&lengths[0], idx, B)
             L = _layout(B, Tm, F, H, O)
             grad = &work[0] + L.grad
+            depth = _depth_or_all(bptt_depth, Tm)
             _forward(&X[0, 0, 0], T, F, &lengths[0], idx, B, Tm, w, H, O, L, &work[0],
                      &work[0] + L.err)
             loss = _output_error(&work[0] + L.err, &Y[0, 0], idx, B, O, head)
-            _backward(&lengths[0], idx, B, Tm, F, w, H, O, _depth_or_all(bptt_depth, Tm),
-                      L, &work[0])
+            _backward(&lengths[0], idx, B, Tm, F, w, H, O, depth, L, &work[0])
             loss += _add_l2(w, grad, L, alpha)
             losses[k] = loss
             if not isfinite(loss) or not _all_finite(grad, P):
                 n_done = k
                 break
-            for i in range(P):
-                v[i] = mu * v[i] - lr * grad[i]
-            if nesterov:
+            _clip(grad, P, clip_norm)
+            g = grad
+            use = 1
+            if sgr:
+                # the signed step this candidate would apply to W_rec
+                dW = &work[0] + L.dW
+                for i in range(H * H):
+                    dW[i] = -lr * grad[L.w_rec + i]
+                    if ds_momentum:
+                        dW[i] += mu * v[L.w_rec + i]
+                        if nesterov:
+                            dW[i] = mu * dW[i] - lr * grad[L.w_rec + i]
+                _norm_change(&lengths[0], idx, &Y[0, 0], B, Tm, w, H, O, qd, exact, head, L,
+                             &work[0], &S_b[0], &dS_b[0], &E_b[0])
+                S = 0.0
+                dS = 0.0
+                E = 0.0
+                for b in range(B):
+                    S += S_b[b]
+                    dS += dS_b[b]
+                    E += E_b[b]
+                Q = _q_factor(E, S)
+                q_history[k] = Q
+                ds_history[k] = dS
+                if selection == 1:
+                    # keep the examples whose own contribution moves the norm the right way
+                    n_kept = 0
+                    for b in range(B):
+                        if _accept(_q_factor(E_b[b], S_b[b]), S_b[b], dS_b[b], q_min, q_max,
+                                   ds_max):
+                            n_kept += 1
+                            S_b[b] = 1.0
+                        else:
+                            S_b[b] = 0.0
+                    use = n_kept > 0
+                    if 0 < n_kept < B:
+                        # gradient of the mean loss over the kept examples only
+                        scale = <double> B / n_kept
+                        for b in range(B):
+                            for i in range(O):
+                                work[L.err + b * O + i] *= <floating> (S_b[b] * scale)
+                        _backward(&lengths[0], idx, B, Tm, F, w, H, O, depth, L, &work[0])
+                        _add_l2(w, grad, L, alpha)
+                        _clip(grad, P, clip_norm)
+                else:
+                    use = _accept(Q, S, dS, q_min, q_max, ds_max)
+                if not use:
+                    guard_state[0] += 1
+                    fav = _favour(Q, dS, q_min, q_max)
+                    if guard_state[0] == 1 or fav > guard_state[1]:
+                        guard_state[1] = fav
+                        memcpy(bg, grad, P * sizeof(floating))
+                    if max_skips > 0 and guard_state[0] >= max_skips:
+                        g = bg
+                        use = 2
+                if use:
+                    guard_state[0] = 0
+                used_history[k] = use
+            if use:
                 for i in range(P):
-                    w[i] += mu * v[i] - lr * grad[i]
-            else:
-                for i in range(P):
-                    w[i] += v[i]
+                    v[i] = mu * v[i] - lr * g[i]
+                if nesterov:
+                    for i in range(P):
+                        w[i] += mu * v[i] - lr * g[i]
+                else:
+                    for i in range(P):
+                        w[i] += v[i]
     return n_done
 
 

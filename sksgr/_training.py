@@ -89,7 +89,11 @@ class TrainingResult:
     best_validation_score: float = -np.inf
     n_iter: int = 0
     n_updates: int = 0
-    diverged_at: int = None  # update at which the loss or gradient was not finite
+    n_candidates: int = 0
+    q_history: list = field(default_factory=list)
+    ds_history: list = field(default_factory=list)
+    used_history: list = field(default_factory=list)
+    diverged_at: int = None  # candidate at which the loss or gradient was not finite
     interrupted: bool = False
     converged: bool = False
 
@@ -116,8 +120,10 @@ def train_network(estimator, data, coef, velocity, seed, *, scorer, max_epochs,
     n_train = len(data.train_idx)
     H, O = est.n_hidden, Y.shape[1]
     batch_size = min(est.batch_size, n_train)
+    sgr = est._sgr_kernel_args(X.dtype, coef.size)
     work = np.empty(
-        _bptt_fast.workspace_size(batch_size, X.shape[1], X.shape[2], H, O), dtype=X.dtype
+        _bptt_fast.workspace_size(batch_size, X.shape[1], X.shape[2], H, O, bool(sgr)),
+        dtype=X.dtype,
     )
     validate = data.X_val is not None
     interval = est.validation_interval if validate else None
@@ -160,26 +166,37 @@ def train_network(estimator, data, coef, velocity, seed, *, scorer, max_epochs,
             if interval is not None:
                 m = min(m, interval - since_check)
             if max_updates is not None:
-                m = min(m, max_updates - result.n_updates)
+                m = min(m, max_updates - result.n_candidates)
             before = coef.copy()
+            history = {}
+            if sgr:
+                history = dict(q_history=np.empty(m), ds_history=np.empty(m),
+                               used_history=np.zeros(m, dtype=np.int8))
             done = _bptt_fast.train_minibatches(
                 X, Y, lengths, order, starts[k : k + m + 1], coef, velocity, work, losses[k:],
                 H, head, depth, est.learning_rate, est.momentum, est.nesterov, est.alpha,
+                est.clip_norm or 0.0, **sgr, **history,
             )
             k += done
             since_check += done
-            result.n_updates += done
+            result.n_candidates += done
+            if sgr:
+                for name, values in history.items():
+                    getattr(result, name).append(values[:done])
+                result.n_updates += int(np.count_nonzero(history["used_history"][:done]))
+            else:
+                result.n_updates += done
             if done < m or not np.isfinite(coef).all():
                 if not np.isfinite(coef).all():  # overflow in the step itself
                     coef[:] = before
                     velocity[:] = 0
-                result.diverged_at = result.n_updates + 1
+                result.diverged_at = result.n_candidates + 1
                 stop = True
                 break
             if interval is not None and since_check >= interval:
                 since_check = 0
                 check()
-            if max_updates is not None and result.n_updates >= max_updates:
+            if max_updates is not None and result.n_candidates >= max_updates:
                 stop = True
             if stop_flag is not None and stop_flag.is_set():
                 result.interrupted = stop = True
@@ -199,6 +216,10 @@ def train_network(estimator, data, coef, velocity, seed, *, scorer, max_epochs,
             rate = k / max(time.perf_counter() - tic, 1e-12)
             val = (f", validation score = {result.validation_scores[-1]:.6f}"
                    if result.validation_scores else "")
+            if sgr and result.used_history:
+                used = result.used_history[-1]
+                val += (f", Q = {result.q_history[-1][-1]:.2f}, "
+                        f"skipped {np.mean(used == 0):.0%} of the last {len(used)}")
             print(f"{label}Epoch {result.n_iter}: loss = {result.loss_curve[-1]:.6f}{val}, "
                   f"{rate:.0f} updates/s", flush=True)
         if stop:

@@ -1,0 +1,211 @@
+# Sampling-based gradient regularization (Chernodub & Nowicki 2016): the norm
+# S of the long-term deltas, its first-order change dS along a candidate
+# update of W_rec, and the Q-factor. Included by _bptt_fast.pyx so that it
+# shares the forward/backward buffers of the minibatch.
+#
+# For sequence b with last step e_b and measuring depth h_b = min(h, e_b),
+# s_b = e_b - h_b:
+#     S_b  = 0.5 ||delta_b(s_b)||^2          E_b = 0.5 ||delta_b(e_b)||^2
+#     dS_b = <delta_b(s_b), d delta_b(s_b)>  along dW = the signed candidate step
+# Minibatch: S = sum S_b, dS = sum dS_b, Q = log10 sqrt(sum E_b / sum S_b)
+# (norms over the minibatch as a whole; Q > 0 means vanishing).
+#
+# d delta follows the tangent of the backward recursion
+#     eps(t-1) = delta(t) W^T (+ dE/dz at the end),  delta(t) = eps(t) * f'(t)
+#     d eps(t-1) = d delta(t) W^T + delta(t) dW^T (+ d(dE/dz) at the end)
+#     d delta(t) = d eps(t) * f'(t) - 2 delta(t) * z(t) * d a(t)
+# "linear" (paper's Lemma 1) holds the activations fixed: d a = 0 and the
+# output error does not move. "exact" adds the tangent forward pass
+#     d a(t) = d z(t-1) W + z(t-1) dW,  d z = f' d a
+# and the tangent of the output error, so dS is the true derivative.
+
+
+cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating *Y,
+                       Py_ssize_t B, Py_ssize_t Tm, const floating *coef, Py_ssize_t H,
+                       Py_ssize_t O, Py_ssize_t qdepth, bint exact, int head, Layout L,
+                       floating *work, double *S_b, double *dS_b, double *E_b) noexcept nogil:
+    """Per-sequence S_b, dS_b, E_b after _forward, _output_error and _backward.
+
+    The candidate step of W_rec must be in the workspace at ``L.dW``.
+    """
+    cdef floating *Z = work + L.Z
+    cdef floating *D = work + L.D
+    cdef floating *dW = work + L.dW
+    cdef floating *P = work + L.P
+    cdef floating *Ad = work + L.Ad
+    cdef floating *Dd = work + L.Dd
+    cdef floating *tmp = work + L.tmp
+    cdef floating *err = work + L.err
+    cdef floating *od = work + L.od
+    cdef const floating *W = coef + L.w_rec
+    cdef floating *row
+    cdef const floating *src
+    cdef const floating *z
+    cdef const floating *d
+    cdef const floating *a
+    cdef Py_ssize_t b, t, j, k, e, s, t_lo = Tm
+    cdef double acc, ssq, dot_pd, pk
+
+    for b in range(B):
+        e = lengths[idx[b]] - 1
+        s = e - (qdepth if qdepth < e else e)
+        if s < t_lo:
+            t_lo = s
+    # delta(t) dW^T for every step at once
+    gemm(False, True, <int> ((Tm - t_lo) * B), <int> H, <int> H, <floating> 1.0,
+         D + t_lo * B * H, <int> H, dW, <int> H, <floating> 0.0, P + t_lo * B * H, <int> H)
+
+    if exact:
+        # tangent forward pass: Ad[t] = d a(t)
+        gemm(False, False, <int> (Tm * B), <int> H, <int> H, <floating> 1.0, Z, <int> H,
+             dW, <int> H, <floating> 0.0, Ad, <int> H)
+        for t in range(1, Tm):
+            z = Z + t * B * H          # z(t-1)
+            a = Ad + (t - 1) * B * H   # d a(t-1)
+            for j in range(B * H):
+                tmp[j] = (1 - z[j] * z[j]) * a[j]
+            gemm(False, False, <int> B, <int> H, <int> H, <floating> 1.0, tmp, <int> H,
+                 W, <int> H, <floating> 1.0, Ad + t * B * H, <int> H)
+        # tangent of the output error, then of dE/dz at each sequence's end (into tmp)
+        for b in range(B):
+            e = lengths[idx[b]] - 1
+            z = Z + ((e + 1) * B + b) * H
+            a = Ad + (e * B + b) * H
+            for j in range(H):
+                tmp[b * H + j] = (1 - z[j] * z[j]) * a[j]
+        gemm(False, False, <int> B, <int> O, <int> H, <floating> 1.0, tmp, <int> H,
+             coef + L.w_out, <int> O, <floating> 0.0, od, <int> O)
+        for b in range(B):
+            if head == 0:
+                # err = (p - y) / B, so p = B err + y; d err = p (d o - <p, d o>) / B
+                dot_pd = 0.0
+                for k in range(O):
+                    dot_pd += (B * err[b * O + k] + Y[idx[b] * O + k]) * od[b * O + k]
+                for k in range(O):
+                    pk = B * err[b * O + k] + Y[idx[b] * O + k]
+                    od[b * O + k] = <floating> (pk * (od[b * O + k] - dot_pd) / B)
+            else:
+                for k in range(O):
+                    od[b * O + k] = od[b * O + k] / B
+        gemm(False, True, <int> B, <int> H, <int> O, <floating> 1.0, od, <int> O,
+             coef + L.w_out, <int> O, <floating> 0.0, tmp, <int> H)
+
+    # tangent backward pass: Dd[t] = d delta(t)
+    for t in range(Tm - 1, t_lo - 1, -1):
+        row = Dd + t * B * H
+        if t == Tm - 1:
+            memset(row, 0, B * H * sizeof(floating))
+        else:
+            memcpy(row, P + (t + 1) * B * H, B * H * sizeof(floating))
+            gemm(False, True, <int> B, <int> H, <int> H, <floating> 1.0, Dd + (t + 1) * B * H,
+                 <int> H, W, <int> H, <floating> 1.0, row, <int> H)
+        for b in range(B):
+            e = lengths[idx[b]] - 1
+            if t > e:
+                continue  # nothing flows before the sequence's end (rows stay zero)
+            row = Dd + (t * B + b) * H
+            z = Z + ((t + 1) * B + b) * H
+            if exact:
+                d = D + (t * B + b) * H
+                a = Ad + (t * B + b) * H
+                if t == e:
+                    src = tmp + b * H
+                    for j in range(H):
+                        row[j] = (row[j] + src[j]) * (1 - z[j] * z[j]) - 2 * d[j] * z[j] * a[j]
+                else:
+                    for j in range(H):
+                        row[j] = row[j] * (1 - z[j] * z[j]) - 2 * d[j] * z[j] * a[j]
+            else:
+                for j in range(H):
+                    row[j] = row[j] * (1 - z[j] * z[j])
+
+    for b in range(B):
+        e = lengths[idx[b]] - 1
+        s = e - (qdepth if qdepth < e else e)
+        d = D + (s * B + b) * H
+        row = Dd + (s * B + b) * H
+        ssq = 0.0
+        acc = 0.0
+        for j in range(H):
+            ssq += d[j] * d[j]
+            acc += d[j] * row[j]
+        S_b[b] = 0.5 * ssq
+        dS_b[b] = acc
+        d = D + (e * B + b) * H
+        ssq = 0.0
+        for j in range(H):
+            ssq += d[j] * d[j]
+        E_b[b] = 0.5 * ssq
+
+
+cdef inline double _q_factor(double E, double S) noexcept nogil:
+    """log10(||delta(T)|| / ||delta(T-h)||) from the half squared norms; +inf if S == 0."""
+    if S <= 0.0:
+        return INFINITY if E > 0.0 else NAN
+    if E <= 0.0:
+        return -INFINITY
+    return 0.5 * (log10(E) - log10(S))
+
+
+cdef inline bint _accept(double Q, double S, double dS, double q_min, double q_max,
+                         double ds_max) noexcept nogil:
+    """The selection rule (paper's text, not its pseudo-code box; see the docs)."""
+    if ds_max > 0.0 and fabs(dS) > ds_max * S:
+        return False
+    if Q > q_max:   # vanishing: only steps that increase the long-term norm
+        return dS > 0.0
+    if Q < q_min:   # exploding: only steps that decrease it
+        return dS < 0.0
+    return True     # safe range (or Q undefined)
+
+
+cdef inline double _favour(double Q, double dS, double q_min, double q_max) noexcept nogil:
+    """How much a rejected candidate moves the norm the wanted way (larger is better)."""
+    if Q > q_max:
+        return dS
+    if Q < q_min:
+        return -dS
+    return -fabs(dS)
+
+
+def norm_change(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each end
+                const floating[:, ::1] Y,      # IN (n, O)
+                const int[::1] lengths,        # IN (n,)
+                const floating[::1] coef,      # IN flat parameters
+                const floating[:, ::1] direction,  # IN (H, H) direction for W_rec
+                int n_hidden, int head, int q_depth, bint exact):
+    """S, dS, Q of all n sequences taken as one minibatch, and the per-sequence arrays.
+
+    ``q_depth <= 0`` measures over whole sequences. Returns
+    ``(S, dS, Q, S_b, dS_b, E_b)``.
+    """
+    import numpy as np
+    cdef Py_ssize_t n = X.shape[0], T = X.shape[1], F = X.shape[2]
+    cdef Py_ssize_t H = n_hidden, O = Y.shape[1], b
+    cdef Layout L = _layout(n, T, F, H, O)
+    if direction.shape[0] != H or direction.shape[1] != H:
+        raise ValueError(f"direction must have shape ({H}, {H})")
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[::1] work = np.zeros(workspace_size(n, T, F, H, O, True), dtype=dtype)
+    cdef Py_ssize_t[::1] idx = np.arange(n, dtype=np.intp)
+    cdef double[::1] S_b = np.zeros(n), dS_b = np.zeros(n), E_b = np.zeros(n)
+    cdef double S = 0, dS = 0, E = 0
+    cdef Py_ssize_t depth = T if q_depth <= 0 else q_depth
+    with nogil:
+        _forward(&X[0, 0, 0], T, F, &lengths[0], &idx[0], n, T, &coef[0], H, O, L,
+                 &work[0], &work[L.err])
+        _output_error(&work[L.err], &Y[0, 0], &idx[0], n, O, head)
+        _backward(&lengths[0], &idx[0], n, T, F, &coef[0], H, O, T, L, &work[0])
+        memcpy(&work[L.dW], &direction[0, 0], H * H * sizeof(floating))
+        _norm_change(&lengths[0], &idx[0], &Y[0, 0], n, T, &coef[0], H, O, depth, exact,
+                     head, L, &work[0], &S_b[0], &dS_b[0], &E_b[0])
+        for b in range(n):
+            S += S_b[b]
+            dS += dS_b[b]
+            E += E_b[b]
+    return S, dS, _q_factor(E, S), np.asarray(S_b), np.asarray(dS_b), np.asarray(E_b)
+
+
+def accept_candidate(double Q, double S, double dS, double q_min, double q_max, double ds_max=0.0):
+    """The selection rule for one candidate, exposed for tests and documentation."""
+    return _accept(Q, S, dS, q_min, q_max, ds_max)
