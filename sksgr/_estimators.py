@@ -82,6 +82,49 @@ _PARAMETERS = """
         updates per second.
     warm_start : bool, default=False
         Continue training the kept network on the next ``fit``.
+    clip_norm : float, default=None
+        Rescale the whole gradient to this norm when it is longer (Pascanu et
+        al. 2013's clipping): the usual baseline for SGR, usable with it.
+    gradient_regularization : bool, default=False
+        Sampling-based gradient regularization (SGR, Chernodub & Nowicki
+        2016). Each minibatch becomes a candidate: its Q-factor
+        ``Q = log10(||delta(T)|| / ||delta(T-h)||)`` and the first-order change
+        ``dS`` of ``S = 0.5 ||delta(T-h)||^2`` along the step it would apply to
+        the recurrent weights decide whether it is applied. ``False`` is the
+        paper's "OFF" row.
+    q_range : (float, float), default=(-1.0, 1.0)
+        The safe range [Q_min, Q_max] (paper: [-1, 1]). Inside it every
+        candidate is used. Above it (Q > Q_max: the gradient vanishes) only
+        candidates with dS > 0 are used; below it (exploding) only dS < 0.
+        This follows the paper's text; its pseudo-code box pairs the signs
+        the other way round, which contradicts the text and the definition of
+        Q.
+    ds_mode : {{"linear", "exact"}}, default="linear"
+        "linear": the paper's Lemma 1, activation derivatives held fixed.
+        "exact": the true directional derivative of S (tangent forward and
+        backward passes, including f'' and the output layer).
+    ds_max : float, default=None
+        Skip candidates with ``|dS| > ds_max * S`` (the paper's advice to skip
+        large leaps), relative to S so that it does not depend on the loss
+        scale.
+    q_depth : int, default=None
+        Depth h of Q and S; ``None`` uses each whole sequence; a sequence
+        shorter than h + 1 uses its own length - 1. Must be smaller than
+        ``bptt_depth`` when that is set.
+    selection : {{"minibatch", "example"}}, default="minibatch"
+        "minibatch": Algorithm 1 on whole minibatches. "example": each
+        sequence of the candidate is judged by its own Q and its own
+        contribution to dS, and the update uses the mean gradient of the
+        accepted ones (a candidate with none accepted is skipped).
+    max_skips : int or None, default=10
+        Guard against starvation: after this many consecutive skipped
+        candidates, the most favourable of them (largest dS when vanishing,
+        smallest when exploding) is applied. ``None``: Algorithm 1 as is.
+    ds_momentum : bool, default=True
+        Whether the candidate step along which dS is taken includes the
+        momentum term (``momentum * v - learning_rate * g``) or is the
+        gradient step ``-learning_rate * g`` alone. Either way it is the
+        signed step, after clipping.
 """
 
 _ATTRIBUTES = """
@@ -110,6 +153,23 @@ _ATTRIBUTES = """
         Epochs run.
     n_updates_ : int
         Weight updates applied.
+    n_candidates_ : int
+        Candidate minibatches processed (equals ``n_updates_`` without
+        gradient regularization). ``max_updates`` and ``validation_interval``
+        count candidates.
+    q_history_ : ndarray of shape (n_candidates_,) or None
+        With gradient regularization, the Q of every candidate minibatch (the
+        minibatch as a whole, in both selection modes; +inf when the
+        long-term deltas underflow to zero). None without.
+    ds_history_ : ndarray of shape (n_candidates_,) or None
+        dS of every candidate minibatch along its full candidate step.
+    used_history_ : ndarray of bool, shape (n_candidates_,) or None
+        Whether the candidate led to an update (in "example" mode: whether
+        any of its sequences was accepted; by the rule or the guard).
+    n_skipped_ : int
+        Candidates skipped by the regularization.
+    n_guarded_ : int
+        Candidates applied by the ``max_skips`` guard.
     n_features_in_ : int
         For 2-D input, the number of columns (the sequence length, which
         predict must then match); for 3-D or list input, the features per
@@ -130,6 +190,10 @@ _NOTES = """
     order of tslearn and PyTorch's ``batch_first``; sktime and aeon put
     channels first). Sequences of different lengths are NaN-padded at the
     end or given as a list; NaN anywhere else, and inf, are errors.
+
+    Norms for Q and S are taken over the minibatch as a whole:
+    ``S = sum_b S_b``, ``Q = log10 sqrt(sum_b ||delta_b(T_b)||^2 /
+    sum_b ||delta_b(T_b - h)||^2)``, each sequence at its own last step.
 
     Divergence (non-finite loss or gradient) stops training, keeps the best
     finite weights and emits a ``ConvergenceWarning``. A first Ctrl-C ends
