@@ -12,12 +12,11 @@ from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from . import _bptt_fast
 from ._init import WEIGHT_ATTRIBUTES, init_coef, pack, unpack
 from ._sequences import check_sequences
-from ._training import TrainingData, stop_on_sigint, train_network
+from ._training import TrainingData, single_blas_thread, stop_on_sigint, train_network
 
 # Memory for the hidden states of one prediction block (sequences per block
 # are chosen so that (T + 1) * block * n_hidden values fit in it).
@@ -217,11 +216,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             The fitted estimator.
         """
         warm = self.warm_start and hasattr(self, "recurrent_weights_")
-        Xp, lengths = check_sequences(self, X, reset=not warm)
-        if warm:
-            Xp = Xp.astype(self._dtype, copy=False)
-        y, Y = self._encode_targets(y, reset=not warm)
-        _check_lengths(Xp, y, "X", "y")
+        Xp, lengths, y, Y = self._training_arrays(X, y, reset=not warm)
         rng = check_random_state(self.random_state)
 
         if (X_val is None) != (y_val is None):
@@ -235,7 +230,6 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
                 "X_val and y_val are passed to fit while early_stopping is False. "
                 "Set early_stopping=True to use them for validation."
             )
-        self._sizes = (Xp.shape[2], self.n_hidden, Y.shape[1])
         data = _training_data(Xp, lengths, Y)
         if X_val is not None:
             data.X_val, data.y_val = X_val, y_val
@@ -270,13 +264,13 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         many = len(starts) > 1
         # One BLAS thread per network, whatever n_jobs: the GEMMs are small,
         # parallelism comes from restarts, and results do not depend on n_jobs.
-        with threadpool_limits(limits=1, user_api="blas"), stop_on_sigint() as flag:
+        with single_blas_thread(), stop_on_sigint() as flag:
             results = Parallel(n_jobs=self.n_jobs if many else 1, prefer="threads")(
                 delayed(train_network)(
-                    self, data, coef, velocity, seed, scorer=scorer, max_epochs=max_epochs,
+                    self, data, start, seed, scorer=scorer, max_epochs=max_epochs,
                     stop_flag=flag, label=f"[restart {i}] " if many else "",
                 )
-                for i, ((coef, velocity), seed) in enumerate(zip(starts, seeds))
+                for i, (start, seed) in enumerate(zip(starts, seeds))
             )
         scores = np.array([r.rank_score for r in results])
         best = results[int(np.argmax(scores))]
@@ -284,22 +278,21 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self._velocity = best.velocity
         validated = data.X_val is not None
         self.restart_scores_ = scores
-        if warm and hasattr(self, "loss_curve_"):
-            self.loss_curve_ = self.loss_curve_ + best.loss_curve
-            self.n_iter_ += best.n_iter
-            self.n_updates_ += best.n_updates
-        else:
-            self.loss_curve_ = best.loss_curve
-            self.n_iter_ = best.n_iter
-            self.n_updates_ = best.n_updates
-        sgr = bool(best.used_history)
-        used = np.concatenate(best.used_history) if sgr else None
-        self.q_history_ = np.concatenate(best.q_history) if sgr else None
-        self.ds_history_ = np.concatenate(best.ds_history) if sgr else None
-        self.used_history_ = used > 0 if sgr else None
-        self.n_skipped_ = int(np.count_nonzero(used == 0)) if sgr else 0
-        self.n_guarded_ = int(np.count_nonzero(used == 2)) if sgr else 0
-        self.n_candidates_ = best.n_candidates
+        # a warm fit (warm_start, partial_fit) adds to the records of the earlier ones
+        keep = warm and hasattr(self, "loss_curve_")
+        self.loss_curve_ = (self.loss_curve_ if keep else []) + best.loss_curve
+        for name in ("n_iter", "n_updates", "n_candidates"):
+            setattr(self, name + "_", (getattr(self, name + "_") if keep else 0)
+                    + getattr(best, name))
+        used = np.concatenate(best.used_history) if best.used_history else None
+        for name, new in (("q_history_", best.q_history), ("ds_history_", best.ds_history),
+                          ("used_history_", [used > 0] if used is not None else [])):
+            old = [getattr(self, name)] if keep and getattr(self, name) is not None else []
+            setattr(self, name, np.concatenate(old + new) if old or new else None)
+        counts = [0, 0] if used is None else [np.count_nonzero(used == 0),
+                                             np.count_nonzero(used == 2)]
+        self.n_skipped_ = int(counts[0]) + (self.n_skipped_ if keep else 0)
+        self.n_guarded_ = int(counts[1]) + (self.n_guarded_ if keep else 0)
         self.validation_scores_ = best.validation_scores if validated else None
         self.best_validation_score_ = best.best_validation_score if validated else None
         self._warn_about(results, best, max_epochs)
@@ -328,18 +321,50 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
                 ConvergenceWarning,
             )
 
+    def _training_arrays(self, X, y, *, reset, classes=None):
+        """Validate training data; with ``reset`` record the input and target shapes.
+
+        Returns ``(X_padded, lengths, y, Y)`` with ``Y`` the kernel targets;
+        without ``reset``, ``X_padded`` is in the dtype of the fitted weights.
+        """
+        Xp, lengths = check_sequences(self, X, reset=reset)
+        y, Y = self._encode_targets(y, reset=reset, classes=classes)
+        _check_lengths(Xp, y, "X", "y")
+        if reset:
+            self._sizes = (Xp.shape[2], self.n_hidden, Y.shape[1])
+        else:
+            Xp = Xp.astype(self._dtype, copy=False)
+        return Xp, lengths, y, Y
+
+    def _initialize(self, X, y):
+        """Validate ``(X, y)`` as a cold ``fit`` does and set the initial weights; no training.
+
+        The weights are those ``fit`` starts from (its first restart) when
+        ``early_stopping=False``: the seed is the first draw from
+        ``check_random_state(self.random_state)``. Used by
+        :func:`sksgr.diagnostics.init_network`. Returns self.
+        """
+        self._validate_params()
+        Xp, _, _, _ = self._training_arrays(X, y, reset=True)
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        coef = self._init_coef(seed, Xp.dtype)
+        self._set_coef(coef)
+        self._velocity = np.zeros_like(coef)
+        self.loss_curve_ = []
+        self.n_iter_ = self.n_updates_ = self.n_candidates_ = 0
+        self.n_skipped_ = self.n_guarded_ = 0
+        self.q_history_ = self.ds_history_ = self.used_history_ = None
+        self.validation_scores_ = self.best_validation_score_ = None
+        self.restart_scores_ = np.array([])
+        return self
+
     def _partial_fit(self, X, y, classes=None):
         first = not hasattr(self, "recurrent_weights_")
-        Xp, lengths = check_sequences(self, X, reset=first)
-        y, Y = self._encode_targets(y, reset=first, classes=classes)
-        _check_lengths(Xp, y, "X", "y")
-        if not first:
-            Xp = Xp.astype(self._dtype, copy=False)
+        Xp, lengths, y, Y = self._training_arrays(X, y, reset=first, classes=classes)
         data = _training_data(Xp, lengths, Y)
         if first or not hasattr(self, "_random_state"):
             self._random_state = check_random_state(self.random_state)
         if first:
-            self._sizes = (Xp.shape[2], self.n_hidden, Y.shape[1])
             seed = self._random_state.randint(np.iinfo(np.int32).max)
             coef = self._init_coef(seed, Xp.dtype)
             velocity = np.zeros_like(coef)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import _bptt_fast
 
@@ -40,6 +41,35 @@ class StopFlag:
 
     def __reduce__(self):
         return (StopFlag, ())
+
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter = None
+
+
+@contextmanager
+def single_blas_thread():
+    """One BLAS thread for the whole process while any fit is inside this block.
+
+    threadpoolctl's limits are per process: two fits in two Python threads
+    each setting and restoring them would restore the old thread count while
+    the other is still training. A count of the fits inside makes the first
+    one set the limit and the last one restore it.
+    """
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limiter = threadpool_limits(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
 
 
 @contextmanager
@@ -105,9 +135,13 @@ class TrainingResult:
         return -self.loss_curve[-1] if self.loss_curve else -np.inf
 
 
-def train_network(estimator, data, coef, velocity, seed, *, scorer, max_epochs,
+def train_network(estimator, data, start, seed, *, scorer, max_epochs,
                   stop_flag=None, label=""):
-    """Train one network in place from ``coef`` and ``velocity``.
+    """Train one network from ``start = (coef, velocity)``.
+
+    ``start`` is a tuple on purpose: joblib's dask backend scatters large
+    weak-referenceable arguments (arrays) to a single worker, and loses them
+    if that worker dies; a tuple travels with its task and is recomputed.
 
     ``estimator`` supplies the hyperparameters and, through a shallow copy
     carrying the current weights, the validation ``scorer``. Returns a
@@ -115,6 +149,7 @@ def train_network(estimator, data, coef, velocity, seed, *, scorer, max_epochs,
     there is validation data, the last finite state otherwise.
     """
     est = estimator
+    coef, velocity = (np.array(a, copy=True) for a in start)
     rng = np.random.RandomState(seed)
     X, lengths, Y = data.X, data.lengths, data.Y
     n_train = len(data.train_idx)

@@ -282,3 +282,24 @@ def test_ctrl_c_keeps_the_weights_so_far():
     assert any("interrupted" in str(w.message) for w in caught)
     assert 0 < clf.n_updates_ < 1000 * 200
     assert np.isfinite(clf.predict_proba(X[:5])).all()
+
+
+def test_two_fits_in_threads_match_sequential_and_restore_blas_threads():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    X, y = _sign_task(n=300)
+    kw = {k: v for k, v in FAST.items() if k != "random_state"}
+    seq = [SRNClassifier(**kw, random_state=s).fit(X, y) for s in (1, 2)]
+    par = [SRNClassifier(**kw, random_state=s) for s in (1, 2)]
+    threads = [threading.Thread(target=est.fit, args=(X, y)) for est in par]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(seq, par):
+        np.testing.assert_array_equal(a.recurrent_weights_, b.recurrent_weights_)
+    assert blas_threads() == before

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from sksgr import SRNClassifier, SRNRegressor
-from sksgr import _bptt_fast
 from sksgr._bptt_fast import HEAD_IDENTITY, HEAD_SOFTMAX, accept_candidate, norm_change
 from sksgr._numpy_reference import (
     PARAM_NAMES,
