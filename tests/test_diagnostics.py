@@ -361,12 +361,10 @@ def test_plotting_imports_matplotlib_lazily(monkeypatch):
 
 def test_norm_change_and_q_factor_through_the_public_api():
     """Finite differences by editing ``recurrent_weights_`` match the exact dS."""
-    from sksgr import SRNClassifier as _Clf
-    from sksgr.datasets import make_temporal_order as _mto
     from sksgr.diagnostics import norm_change, q_factor
 
-    X, y = _mto(40, 15, random_state=0)
-    clf = _Clf(n_hidden=10, sigma=0.3, max_iter=2, random_state=0).fit(X, y)
+    X, y = make_temporal_order(40, 15, random_state=0)
+    clf = SRNClassifier(n_hidden=10, sigma=0.3, max_iter=2, random_state=0).fit(X, y)
     D = np.random.RandomState(0).normal(size=(10, 10))
     for depth in (None, 4):
         S, dS = norm_change(clf, X, y, D, depth=depth)
