@@ -260,6 +260,8 @@ def train_network(estimator, data, start, seed, *, scorer, max_epochs,
         if stop:
             break
 
+    if interval is not None and since_check > 0:
+        check()  # the candidates after the last check are validated too
     if best_coef is not None and not np.array_equal(best_coef, coef):
         # the kept network is an earlier state: its momentum is unknown
         result.coef = best_coef
