@@ -63,6 +63,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         "selection": [StrOptions({"minibatch", "example"})],
         "max_skips": [Interval(Integral, 1, None, closed="left"), None],
         "ds_momentum": ["boolean"],
+        "steer": [StrOptions({"dS", "dQ"})],
     }
 
     def __init__(
@@ -101,6 +102,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         selection="minibatch",
         max_skips=10,
         ds_momentum=True,
+        steer="dS",
     ):
         self.n_hidden = n_hidden
         self.sigma = sigma
@@ -135,6 +137,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self.selection = selection
         self.max_skips = max_skips
         self.ds_momentum = ds_momentum
+        self.steer = steer
 
     # -- what the two heads do differently ---------------------------------
     _head = None  # _bptt_fast.HEAD_SOFTMAX or HEAD_IDENTITY
@@ -157,6 +160,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             exact=self.ds_mode == "exact", q_min=q_min, q_max=q_max,
             ds_max=self.ds_max or 0.0, q_depth=self.q_depth or 0,
             max_skips=self.max_skips or 0, ds_momentum=self.ds_momentum,
+            steer_q=self.steer == "dQ",
             best_grad=np.zeros(n_params, dtype=dtype), guard_state=np.zeros(2),
         )
 

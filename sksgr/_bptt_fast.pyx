@@ -367,7 +367,7 @@ def train_minibatches(
         # gradient regularization; off when sgr is False
         bint sgr=False, int selection=0, bint exact=False, double q_min=-1.0,
         double q_max=1.0, double ds_max=0.0, int q_depth=0, int max_skips=0,
-        bint ds_momentum=True,
+        bint ds_momentum=True, bint steer_q=False,
         floating[::1] best_grad=None,      # IN/OUT (n_params,) guard: best rejected candidate
         double[::1] guard_state=None,      # IN/OUT [consecutive skips, favour of best_grad]
         double[::1] q_history=None,        # OUT (n_batches,) Q of each candidate
@@ -398,8 +398,8 @@ def train_minibatches(
     cdef floating *g
     cdef floating *bg = NULL
     cdef floating lr = <floating> learning_rate, mu = <floating> momentum
-    cdef double loss, S, dS, E, Q, fav, scale
-    cdef double[::1] S_b, dS_b, E_b
+    cdef double loss, S, dS, E, dE, Q, fav, scale, g_steer
+    cdef double[::1] S_b, dS_b, E_b, dE_b
     cdef signed char use
     cdef Py_ssize_t n_done = n_batches
     cdef Py_ssize_t qd = q_depth if q_depth > 0 else T
@@ -422,6 +422,7 @@ def train_minibatches(
     S_b = np.zeros(max(n_max, 1))
     dS_b = np.zeros(max(n_max, 1))
     E_b = np.zeros(max(n_max, 1))
+    dE_b = np.zeros(max(n_max, 1))
     with nogil:
         for k in range(n_batches):
             B = batch_starts[k + 1] - batch_starts[k]
@@ -452,23 +453,27 @@ def train_minibatches(
                         if nesterov:
                             dW[i] = mu * dW[i] - lr * grad[L.w_rec + i]
                 _norm_change(&lengths[0], idx, &Y[0, 0], B, Tm, w, H, O, qd, exact, head, L,
-                             &work[0], &S_b[0], &dS_b[0], &E_b[0])
+                             &work[0], &S_b[0], &dS_b[0], &E_b[0], &dE_b[0])
                 S = 0.0
                 dS = 0.0
                 E = 0.0
+                dE = 0.0
                 for b in range(B):
                     S += S_b[b]
                     dS += dS_b[b]
                     E += E_b[b]
+                    dE += dE_b[b]
                 Q = _q_factor(E, S)
+                g_steer = _steering(S, dS, E, dE, steer_q)
                 q_history[k] = Q
                 ds_history[k] = dS
                 if selection == 1:
                     # keep the examples whose own contribution moves the norm the right way
                     n_kept = 0
                     for b in range(B):
-                        if _accept(_q_factor(E_b[b], S_b[b]), S_b[b], dS_b[b], q_min, q_max,
-                                   ds_max):
+                        if _accept(_q_factor(E_b[b], S_b[b]), S_b[b], dS_b[b],
+                                   _steering(S_b[b], dS_b[b], E_b[b], dE_b[b], steer_q),
+                                   q_min, q_max, ds_max):
                             n_kept += 1
                             S_b[b] = 1.0
                         else:
@@ -484,10 +489,10 @@ def train_minibatches(
                         _add_l2(w, grad, L, alpha)
                         _clip(grad, P, clip_norm)
                 else:
-                    use = _accept(Q, S, dS, q_min, q_max, ds_max)
+                    use = _accept(Q, S, dS, g_steer, q_min, q_max, ds_max)
                 if not use:
                     guard_state[0] += 1
-                    fav = _favour(Q, dS, q_min, q_max)
+                    fav = _favour(Q, g_steer, q_min, q_max)
                     if guard_state[0] == 1 or fav > guard_state[1]:
                         guard_state[1] = fav
                         memcpy(bg, grad, P * sizeof(floating))

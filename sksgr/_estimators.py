@@ -125,6 +125,13 @@ _PARAMETERS = """
         momentum term (``momentum * v - learning_rate * g``) or is the
         gradient step ``-learning_rate * g`` alone. Either way it is the
         signed step, after clipping.
+    steer : {{"dS", "dQ"}}, default="dS"
+        What the rule steers: the long-term norm S by the sign of dS (the
+        paper), or Q itself by its first-order change
+        ``dQ ~ dE/E - dS/S`` (E = 0.5 ||delta(T)||^2): a step may lower the
+        long-term norm and still move Q toward the safe range. With
+        ``ds_mode="linear"`` delta(T) is held fixed, so both steer alike;
+        they differ with ``ds_mode="exact"``.
 """
 
 _ATTRIBUTES = """

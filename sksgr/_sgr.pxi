@@ -18,13 +18,20 @@
 # output error does not move. "exact" adds the tangent forward pass
 #     d a(t) = d z(t-1) W + z(t-1) dW,  d z = f' d a
 # and the tangent of the output error, so dS is the true derivative.
+#
+# The rule steers either S by dS (the paper) or Q by its first-order change:
+# with E = 0.5 ||delta(T)||^2, d ln(||delta(T-h)|| / ||delta(T)||) =
+# (dS/S - dE/E) / 2, i.e. g = dS/S - dE/E > 0 lowers Q (the long-term norm
+# grows relative to the short-term one). In linear mode dE = 0 and g has the
+# sign of dS, so the two steer alike.
 
 
 cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating *Y,
                        Py_ssize_t B, Py_ssize_t Tm, const floating *coef, Py_ssize_t H,
                        Py_ssize_t O, Py_ssize_t qdepth, bint exact, int head, Layout L,
-                       floating *work, double *S_b, double *dS_b, double *E_b) noexcept nogil:
-    """Per-sequence S_b, dS_b, E_b after _forward, _output_error and _backward.
+                       floating *work, double *S_b, double *dS_b, double *E_b,
+                       double *dE_b) noexcept nogil:
+    """Per-sequence S_b, dS_b, E_b, dE_b after _forward, _output_error and _backward.
 
     The candidate step of W_rec must be in the workspace at ``L.dW``.
     """
@@ -132,10 +139,14 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
         S_b[b] = 0.5 * ssq
         dS_b[b] = acc
         d = D + (e * B + b) * H
+        row = Dd + (e * B + b) * H
         ssq = 0.0
+        acc = 0.0
         for j in range(H):
             ssq += d[j] * d[j]
+            acc += d[j] * row[j]
         E_b[b] = 0.5 * ssq
+        dE_b[b] = acc  # zero in linear mode: delta(T) is held fixed
 
 
 cdef inline double _q_factor(double E, double S) noexcept nogil:
@@ -147,25 +158,36 @@ cdef inline double _q_factor(double E, double S) noexcept nogil:
     return 0.5 * (log10(E) - log10(S))
 
 
-cdef inline bint _accept(double Q, double S, double dS, double q_min, double q_max,
+cdef inline double _steering(double S, double dS, double E, double dE, bint by_q) noexcept nogil:
+    """What the rule wants positive when the gradient vanishes: dS, or dS/S - dE/E (-dQ)."""
+    if by_q and S > 0.0 and E > 0.0:
+        return dS / S - dE / E
+    return dS
+
+
+cdef inline bint _accept(double Q, double S, double dS, double g, double q_min, double q_max,
                          double ds_max) noexcept nogil:
-    """The selection rule (paper's text, not its pseudo-code box; see the docs)."""
+    """The selection rule (paper's text, not its pseudo-code box; see the docs).
+
+    ``g`` is the steering quantity (dS, or -dQ up to a factor); the cap
+    compares ``|dS|`` with ``ds_max * S``.
+    """
     if ds_max > 0.0 and fabs(dS) > ds_max * S:
         return False
     if Q > q_max:   # vanishing: only steps that increase the long-term norm
-        return dS > 0.0
+        return g > 0.0
     if Q < q_min:   # exploding: only steps that decrease it
-        return dS < 0.0
+        return g < 0.0
     return True     # safe range (or Q undefined)
 
 
-cdef inline double _favour(double Q, double dS, double q_min, double q_max) noexcept nogil:
+cdef inline double _favour(double Q, double g, double q_min, double q_max) noexcept nogil:
     """How much a rejected candidate moves the norm the wanted way (larger is better)."""
     if Q > q_max:
-        return dS
+        return g
     if Q < q_min:
-        return -dS
-    return -fabs(dS)
+        return -g
+    return -fabs(g)
 
 
 def norm_change(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each end
@@ -177,7 +199,7 @@ def norm_change(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each en
     """S, dS, Q of all n sequences taken as one minibatch, and the per-sequence arrays.
 
     ``q_depth <= 0`` measures over whole sequences. Returns
-    ``(S, dS, Q, S_b, dS_b, E_b)``.
+    ``(S, dS, Q, S_b, dS_b, E_b, dE_b)`` with ``E = 0.5 ||delta(T)||^2``.
     """
     import numpy as np
     cdef Py_ssize_t n = X.shape[0], T = X.shape[1], F = X.shape[2]
@@ -189,6 +211,7 @@ def norm_change(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each en
     cdef floating[::1] work = np.zeros(workspace_size(n, T, F, H, O, True), dtype=dtype)
     cdef Py_ssize_t[::1] idx = np.arange(n, dtype=np.intp)
     cdef double[::1] S_b = np.zeros(n), dS_b = np.zeros(n), E_b = np.zeros(n)
+    cdef double[::1] dE_b = np.zeros(n)
     cdef double S = 0, dS = 0, E = 0
     cdef Py_ssize_t depth = T if q_depth <= 0 else q_depth
     with nogil:
@@ -198,14 +221,16 @@ def norm_change(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each en
         _backward(&lengths[0], &idx[0], n, T, F, &coef[0], H, O, T, L, &work[0])
         memcpy(&work[L.dW], &direction[0, 0], H * H * sizeof(floating))
         _norm_change(&lengths[0], &idx[0], &Y[0, 0], n, T, &coef[0], H, O, depth, exact,
-                     head, L, &work[0], &S_b[0], &dS_b[0], &E_b[0])
+                     head, L, &work[0], &S_b[0], &dS_b[0], &E_b[0], &dE_b[0])
         for b in range(n):
             S += S_b[b]
             dS += dS_b[b]
             E += E_b[b]
-    return S, dS, _q_factor(E, S), np.asarray(S_b), np.asarray(dS_b), np.asarray(E_b)
+    return (S, dS, _q_factor(E, S), np.asarray(S_b), np.asarray(dS_b), np.asarray(E_b),
+            np.asarray(dE_b))
 
 
-def accept_candidate(double Q, double S, double dS, double q_min, double q_max, double ds_max=0.0):
+def accept_candidate(double Q, double S, double dS, double q_min, double q_max, double ds_max=0.0,
+                     double E=0.0, double dE=0.0, bint by_q=False):
     """The selection rule for one candidate, exposed for tests and documentation."""
-    return _accept(Q, S, dS, q_min, q_max, ds_max)
+    return _accept(Q, S, dS, _steering(S, dS, E, dE, by_q), q_min, q_max, ds_max)

@@ -48,6 +48,31 @@ def test_exact_ds_matches_central_differences(head, q_depth):
     assert abs(dS - fd) <= 1e-6 * abs(fd)
 
 
+@pytest.mark.parametrize("head", [HEAD_SOFTMAX, HEAD_IDENTITY])
+def test_exact_de_of_the_last_delta_matches_central_differences(head):
+    """dE (for steering by dQ) is the derivative of E = 0.5 sum ||delta_b(T_b)||^2."""
+    _, X, lengths, Y, coef, direction = _problem(head, seed=4)
+    out = norm_change(X, Y, lengths, coef, direction, H, head, 0, True)
+    dE = out[6].sum()
+    eps = 1e-6
+    zero = np.zeros_like(direction)
+    E = [norm_change(X, Y, lengths, _with_rec(coef, sign * eps * direction), zero, H, head, 0,
+                     True)[5].sum() for sign in (1, -1)]
+    assert abs(dE - (E[0] - E[1]) / (2 * eps)) <= 1e-6 * abs(dE)
+    assert np.all(norm_change(X, Y, lengths, coef, direction, H, head, 0, False)[6] == 0)
+
+
+def test_steering_by_dq_can_disagree_with_ds():
+    # vanishing (Q = 3): S grows (dS > 0) but E grows faster, so Q rises further
+    args = dict(Q=3.0, S=1.0, dS=0.1, q_min=-1.0, q_max=1.0, E=1.0, dE=0.5)
+    assert accept_candidate(**args) is True
+    assert accept_candidate(**args, by_q=True) is False
+    # exploding (Q = -3): S shrinks less than E does; Q falls further, dQ says no
+    args = dict(Q=-3.0, S=1.0, dS=-0.1, q_min=-1.0, q_max=1.0, E=1.0, dE=-0.5)
+    assert accept_candidate(**args) is True
+    assert accept_candidate(**args, by_q=True) is False
+
+
 def _lemma1_numpy(params, X, lengths, Y, head, direction, q_depth):
     """The paper's Lemma 1 as a NumPy recursion, sequence by sequence."""
     Z, z_last, logits = forward(params, X, lengths)
@@ -101,7 +126,7 @@ def test_linear_ds_is_the_difference_of_s_with_activations_frozen():
 
 def test_q_factor_definition():
     params, X, lengths, Y, coef, direction = _problem(HEAD_IDENTITY, seed=3)
-    S, _, Q, S_b, _, E_b = norm_change(X, Y, lengths, coef, direction, H, HEAD_IDENTITY, 0, False)
+    S, _, Q, S_b, _, E_b, _ = norm_change(X, Y, lengths, coef, direction, H, HEAD_IDENTITY, 0, False)
     # norms over the minibatch as a whole: Q = log10 sqrt(sum E_b / sum S_b)
     assert Q == pytest.approx(0.5 * np.log10(E_b.sum() / S_b.sum()))
     assert S == pytest.approx(S_b.sum())
@@ -172,12 +197,12 @@ def test_guard_keeps_training_moving():
 
 
 @pytest.mark.parametrize("selection", ["minibatch", "example"])
-@pytest.mark.parametrize("ds_mode", ["linear", "exact"])
-def test_all_variants_train_and_regressor_too(selection, ds_mode):
+@pytest.mark.parametrize("ds_mode, steer", [("linear", "dS"), ("exact", "dS"), ("exact", "dQ")])
+def test_all_variants_train_and_regressor_too(selection, ds_mode, steer):
     X, y = make_temporal_order(300, 12, random_state=0)
     clf = SRNClassifier(n_hidden=16, sigma=0.2, learning_rate=1e-2, max_iter=3, tol=None,
                         gradient_regularization=True, selection=selection, ds_mode=ds_mode,
-                        random_state=0).fit(X, y)
+                        steer=steer, random_state=0).fit(X, y)
     assert np.isfinite(clf.q_history_).any() and clf.n_updates_ > 0
     reg = SRNRegressor(n_hidden=8, sigma=0.2, max_iter=2, gradient_regularization=True,
                        ds_mode=ds_mode, selection=selection, q_depth=5, random_state=0)
