@@ -40,6 +40,11 @@ VARIANTS = {
     "sgr exact minibatch": dict(gradient_regularization=True, ds_mode="exact"),
     "sgr linear example": dict(gradient_regularization=True, selection="example"),
     "sgr exact example": dict(gradient_regularization=True, ds_mode="exact", selection="example"),
+    "sgr exact minibatch, steer dQ": dict(gradient_regularization=True, ds_mode="exact",
+                                          steer="dQ"),
+    "sgr linear minibatch, q_depth 20": dict(gradient_regularization=True, q_depth=20),
+    "sgr linear minibatch, q_range (-2, 2)": dict(gradient_regularization=True,
+                                                  q_range=(-2.0, 2.0)),
     "sgr linear minibatch + clip": dict(gradient_regularization=True, clip_norm=1.0),
 }
 
@@ -52,7 +57,7 @@ def train_one(variant, seed, data, args):
         tol=None, max_updates=args.chunk, warm_start=True,
         random_state=np.random.RandomState(seed), **VARIANTS[variant],
     )
-    if params.get("gradient_regularization"):
+    if params.get("gradient_regularization") and args.q_depth is not None:
         params["q_depth"] = args.q_depth
     clf = SRNClassifier(**params)
     trace = []
@@ -133,7 +138,7 @@ def main(argv=None):
     p.add_argument("--n-hidden", type=int, default=100)
     p.add_argument("--sigma", type=float, default=0.01)
     p.add_argument("--spectral-radius", type=float, default=0.95)
-    p.add_argument("--q-depth", type=int, default=None)
+    p.add_argument("--q-depth", type=int, default=None, help="override q_depth of every SGR variant")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--n-jobs", type=int, default=2)
     args = p.parse_args(argv)

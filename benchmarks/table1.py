@@ -79,6 +79,7 @@ networks), extrapolates to about 15 hours on 2 cores.
 
 import argparse
 import ast
+import contextlib
 import csv
 import os
 import sys
@@ -191,6 +192,12 @@ def parse_args(argv=None):
                    help="|error| below which a regression test sequence counts as correct")
     p.add_argument("--n-jobs", type=int, default=2,
                    help="networks trained at once (joblib processes)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the networks on a dask.distributed cluster, e.g. "
+                        "tcp://host:8786 (pip install sksgr[dask])")
+    p.add_argument("--dask-workers", type=int, default=None, metavar="N",
+                   help="start a dask LocalCluster of N single-threaded worker processes "
+                        "and run the networks on it")
     p.add_argument("--seed", type=int, default=0,
                    help="base seed: data sets and initial networks derive from it")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/table1"),
@@ -384,12 +391,40 @@ def run_jobs(args, data):
             for task in args.tasks
             for method in reversed(args.methods)  # ON (slower) before OFF
             for net in range(args.n_nets)]
-    parallel = Parallel(n_jobs=args.n_jobs, return_as="generator_unordered")
     yield len(jobs)
-    yield from parallel(
-        delayed(train_one)(task, T, net, seed, method, data[task, T], args)
-        for task, T, net, seed, method in jobs
-    )
+    with dask_backend(args, list(data.values())) as n_jobs:
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        yield from parallel(
+            delayed(train_one)(task, T, net, seed, method, data[task, T], args)
+            for task, T, net, seed, method in jobs
+        )
+
+
+@contextlib.contextmanager
+def dask_backend(args, shared):
+    """joblib's dask backend when --scheduler or --dask-workers is given.
+
+    Yields the n_jobs to use. The data sets are broadcast to every worker once
+    (a worker that dies does not take the only copy with it).
+    """
+    if args.scheduler is None and args.dask_workers is None:
+        yield args.n_jobs
+        return
+    from distributed import Client, LocalCluster
+    from joblib import parallel_config
+
+    with contextlib.ExitStack() as stack:
+        if args.scheduler is not None:
+            client = stack.enter_context(Client(args.scheduler))
+        else:
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=args.dask_workers, threads_per_worker=1, processes=True,
+                dashboard_address=None))
+            client = stack.enter_context(Client(cluster))
+        n_workers = len(client.scheduler_info()["workers"])
+        print(f"dask: {client.scheduler.address}, {n_workers} workers", flush=True)
+        stack.enter_context(parallel_config(backend="dask", scatter=shared))
+        yield -1
 
 
 # --------------------------------------------------------------------------

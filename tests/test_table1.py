@@ -148,3 +148,18 @@ def test_table1_parse_args_full_budget():
     assert table1.data_seed(0, "adding", 30, "train") == table1.data_seed(0, "adding", 30, "train")
     assert len({table1.data_seed(0, t, T, s) for t in table1.TASKS for T in (30, 60)
                 for s in ("train", "val", "test")}) == 24
+
+
+@pytest.mark.dask
+def test_table1_on_a_dask_local_cluster(tmp_path):
+    pytest.importorskip("distributed")
+    proc = _run([*TINY, "--methods", "off", "--no-figures", "--dask-workers", "2"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "dask:" in proc.stdout and "2 workers" in proc.stdout
+    rows = _check_csv(tmp_path / "results.csv", ["off"])
+    # the same numbers as the run on joblib processes
+    local = tmp_path / "local"
+    assert _run([*TINY, "--methods", "off", "--no-figures"], local).returncode == 0
+    ref = {(r["task"], r["T"], r["net"]): r["test_accuracy"]
+           for r in _check_csv(local / "results.csv", ["off"])}
+    assert {(r["task"], r["T"], r["net"]): r["test_accuracy"] for r in rows} == ref
