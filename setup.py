@@ -4,13 +4,16 @@ The metadata lives in pyproject.toml; this file only declares the extension
 modules. BLAS comes from scipy.linalg.cython_blas at import time, so nothing
 links against a BLAS library here.
 
-Flags: -O3 vectorises the activation loops with the baseline instruction
-set. -fno-trapping-math (Clang's default) lets GCC execute both halves of
-the branch-free tanh and select between them; it changes no computed value,
-only the assumption that floating-point exceptions trap, which nothing here
-enables. No -march=native (the build must run on any machine of its
-architecture) and no -ffast-math (IEEE values are relied on: NaN detection,
-the tanh range reduction).
+Flags: -O3 vectorises the activation loops. -fno-trapping-math (Clang's
+default) lets GCC execute both halves of the branch-free tanh and select
+between them; it changes no computed value, only the assumption that
+floating-point exceptions trap, which nothing here enables.
+-ffp-contract=off keeps a*b+c as two roundings, so the tanh clones that GCC
+builds for AVX-512, AVX2 and the baseline (runtime dispatch, see
+_fast_tanh.h) compute the same values on every x86-64 machine. No
+-march=native (the build must run on any machine of its architecture) and
+no -ffast-math (IEEE values are relied on: NaN detection, the tanh range
+reduction).
 """
 import sys
 
@@ -18,7 +21,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 EXTENSIONS = ["_bptt_fast"]
-compile_args = [] if sys.platform == "win32" else ["-O3", "-fno-trapping-math"]
+compile_args = [] if sys.platform == "win32" else ["-O3", "-fno-trapping-math", "-ffp-contract=off"]
 
 ext_modules = [
     Extension(
