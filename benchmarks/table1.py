@@ -528,8 +528,8 @@ def write_csv(rows, path):
             out = dict(r)
             for key in ("best_validation", "test_accuracy", "spectral_radius"):
                 out[key] = f"{r[key]:.6g}"
-            out["wall_time_s"] = f"{r['wall_time_s']:.2f}"
-            out["cpu_time_s"] = f"{r['cpu_time_s']:.2f}"
+            out["wall_time_s"] = f"{r['wall_time_s']:.4f}"
+            out["cpu_time_s"] = f"{r['cpu_time_s']:.4f}"
             writer.writerow(out)
 
 

@@ -256,6 +256,12 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         return self
 
     def _init_coef(self, seed, dtype):
+        # one BLAS thread: the spectral radius (LAPACK) then does not depend
+        # on how busy OpenBLAS's shared thread pool is
+        with single_blas_thread(nested=True):
+            return self._draw_coef(seed, dtype)
+
+    def _draw_coef(self, seed, dtype):
         return init_coef(
             *self._sizes, sigma=self.sigma, spectral_radius=self.spectral_radius,
             recurrent_nonzeros=self.recurrent_nonzeros,
@@ -394,7 +400,9 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         block = min(block, n)
         out = np.empty((n, O), dtype=coef.dtype)
         work = np.empty(_bptt_fast.workspace_size(block, T, F, H, O), dtype=coef.dtype)
-        _bptt_fast.predict_outputs(Xp, lengths, coef, out, work, H, block)
+        # one BLAS thread: the same outputs whatever else runs at the same time
+        with single_blas_thread(nested=True):
+            _bptt_fast.predict_outputs(Xp, lengths, coef, out, work, H, block)
         return out
 
     def __sklearn_tags__(self):

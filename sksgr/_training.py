@@ -6,6 +6,7 @@ weights, stops early, and notices divergence and Ctrl-C between chunks.
 """
 
 import copy
+import ctypes
 import signal
 import threading
 import time
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from . import _bptt_fast
 
@@ -44,23 +45,63 @@ class StopFlag:
 
 
 _blas_lock = threading.Lock()
+_openblas = []  # empty until looked up; then [list of setters] or [None]
 _blas_users = 0
-_blas_limiter = None
+_blas_restore = None
+
+
+def _openblas_setters():
+    """ctypes setters of each loaded OpenBLAS's thread count that return the previous one.
+
+    ``openblas_set_num_threads_local`` (OpenBLAS >= 0.3.27) returns the
+    previous count; with pthreads (the OpenBLAS that scipy and numpy ship) it
+    sets the process-wide count. None if any loaded BLAS is not such an
+    OpenBLAS (MKL, BLIS, an older OpenBLAS).
+    """
+    with _blas_lock:
+        if not _openblas:
+            setters = []
+            for info in threadpool_info():
+                if info["user_api"] != "blas":
+                    continue
+                fn = None
+                if info["internal_api"] == "openblas":
+                    fn = getattr(ctypes.CDLL(info["filepath"]), "openblas_set_num_threads_local",
+                                 None)
+                if fn is None:
+                    setters = None
+                    break
+                fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_int]
+                setters.append(fn)
+            _openblas.append(setters)
+        return _openblas[0]
 
 
 @contextmanager
-def single_blas_thread():
-    """One BLAS thread for the whole process while any fit is inside this block.
+def single_blas_thread(*, nested=False):
+    """One BLAS thread in the whole process while any training is inside this block.
 
-    threadpoolctl's limits are per process: two fits in two Python threads
-    each setting and restoring them would restore the old thread count while
-    the other is still training. A count of the fits inside makes the first
-    one set the limit and the last one restore it.
+    BLAS thread limits are per process (threadpoolctl's too), so fits running
+    in several Python threads share one count of users: the first sets one
+    thread, the last restores the previous count. The GEMMs of one network
+    are small; parallelism comes from training several networks at once
+    (restarts, grid searches), and results then do not depend on how busy
+    the BLAS thread pool is. Without an OpenBLAS whose count can be read
+    back, threadpoolctl's limit is used by the outermost caller only
+    (``nested=False``): threadpoolctl lets one thread control it at a time.
     """
-    global _blas_users, _blas_limiter
+    global _blas_users, _blas_restore
+    setters = _openblas_setters()
+    if setters is None:
+        if nested:
+            yield
+        else:
+            with threadpool_limits(limits=1, user_api="blas"):
+                yield
+        return
     with _blas_lock:
         if _blas_users == 0:
-            _blas_limiter = threadpool_limits(limits=1, user_api="blas")
+            _blas_restore = [f(1) for f in setters]
         _blas_users += 1
     try:
         yield
@@ -68,8 +109,8 @@ def single_blas_thread():
         with _blas_lock:
             _blas_users -= 1
             if _blas_users == 0:
-                _blas_limiter.restore_original_limits()
-                _blas_limiter = None
+                for f, previous in zip(setters, _blas_restore):
+                    f(previous)
 
 
 @contextmanager
@@ -135,8 +176,17 @@ class TrainingResult:
         return -self.loss_curve[-1] if self.loss_curve else -np.inf
 
 
-def train_network(estimator, data, start, seed, *, scorer, max_epochs,
-                  stop_flag=None, label=""):
+def train_network(estimator, data, start, seed, **kwargs):
+    """Train one network from ``start = (coef, velocity)`` (see ``_train_network``).
+
+    Runs with one BLAS thread in the thread that runs it (a joblib worker).
+    """
+    with single_blas_thread(nested=True):
+        return _train_network(estimator, data, start, seed, **kwargs)
+
+
+def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
+                   stop_flag=None, label=""):
     """Train one network from ``start = (coef, velocity)``.
 
     ``start`` is a tuple on purpose: joblib's dask backend scatters large
