@@ -57,7 +57,7 @@ cdef struct Layout:
     Py_ssize_t w_in, w_rec, b, w_out, b_out, n_params
     # offsets into the workspace: training, then the extra buffers of dS
     Py_ssize_t grad, U, Z, D, zlast, err, dz, end
-    Py_ssize_t dW, P, Ad, Dd, tmp, od, end_sgr
+    Py_ssize_t dW, P, Ad, tmp, od, end_sgr
 
 
 cdef inline Layout _layout(Py_ssize_t B, Py_ssize_t T, Py_ssize_t F,
@@ -78,10 +78,9 @@ cdef inline Layout _layout(Py_ssize_t B, Py_ssize_t T, Py_ssize_t F,
     L.dz = L.err + B * O
     L.end = L.dz + B * H
     L.dW = L.end
-    L.P = L.dW + H * H
-    L.Ad = L.P + T * B * H
-    L.Dd = L.Ad + T * B * H
-    L.tmp = L.Dd + T * B * H
+    L.P = L.dW + H * H          # (T + 1) slots: see _norm_change
+    L.Ad = L.P + (T + 1) * B * H
+    L.tmp = L.Ad + T * B * H
     L.od = L.tmp + B * H
     L.end_sgr = L.od + B * O
     return L

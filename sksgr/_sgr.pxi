@@ -40,7 +40,8 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
     cdef floating *dW = work + L.dW
     cdef floating *P = work + L.P
     cdef floating *Ad = work + L.Ad
-    cdef floating *Dd = work + L.Dd
+    # d delta(t) overwrites P(t+1), which step t is the last to read: slot t+1
+    cdef floating *Dd = P + B * H
     cdef floating *tmp = work + L.tmp
     cdef floating *err = work + L.err
     cdef floating *od = work + L.od
@@ -58,9 +59,10 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
         s = e - (qdepth if qdepth < e else e)
         if s < t_lo:
             t_lo = s
-    # delta(t) dW^T for every step at once
-    gemm(False, True, <int> ((Tm - t_lo) * B), <int> H, <int> H, <floating> 1.0,
-         D + t_lo * B * H, <int> H, dW, <int> H, <floating> 0.0, P + t_lo * B * H, <int> H)
+    # P(t) = delta(t) dW^T for every step the recursion reads (t > t_lo) at once
+    gemm(False, True, <int> ((Tm - t_lo - 1) * B), <int> H, <int> H, <floating> 1.0,
+         D + (t_lo + 1) * B * H, <int> H, dW, <int> H, <floating> 0.0,
+         P + (t_lo + 1) * B * H, <int> H)
 
     if exact:
         # tangent forward pass: Ad[t] = d a(t)
@@ -102,8 +104,7 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
         row = Dd + t * B * H
         if t == Tm - 1:
             memset(row, 0, B * H * sizeof(floating))
-        else:
-            memcpy(row, P + (t + 1) * B * H, B * H * sizeof(floating))
+        else:  # row holds P(t+1) already
             gemm(False, True, <int> B, <int> H, <int> H, <floating> 1.0, Dd + (t + 1) * B * H,
                  <int> H, W, <int> H, <floating> 1.0, row, <int> H)
         for b in range(B):
