@@ -143,8 +143,11 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
     _head = None  # _bptt_fast.HEAD_SOFTMAX or HEAD_IDENTITY
 
     @abstractmethod
-    def _encode_targets(self, y, *, reset, classes=None):
-        """Validate ``y``; return it (validated) and the kernel targets (n, O)."""
+    def _encode_targets(self, y, *, reset, classes=None, partial=False):
+        """Validate ``y``; return it (validated) and the kernel targets (n, O).
+
+        ``partial``: called by ``partial_fit``, whose ``classes`` fix the classes.
+        """
 
     @abstractmethod
     def _split_validation(self, y, rng):
@@ -331,14 +334,14 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
                 ConvergenceWarning,
             )
 
-    def _training_arrays(self, X, y, *, reset, classes=None):
+    def _training_arrays(self, X, y, *, reset, classes=None, partial=False):
         """Validate training data; with ``reset`` record the input and target shapes.
 
         Returns ``(X_padded, lengths, y, Y)`` with ``Y`` the kernel targets;
         without ``reset``, ``X_padded`` is in the dtype of the fitted weights.
         """
         Xp, lengths = check_sequences(self, X, reset=reset)
-        y, Y = self._encode_targets(y, reset=reset, classes=classes)
+        y, Y = self._encode_targets(y, reset=reset, classes=classes, partial=partial)
         _check_lengths(Xp, y, "X", "y")
         if reset:
             self._sizes = (Xp.shape[2], self.n_hidden, Y.shape[1])
@@ -370,7 +373,8 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
 
     def _partial_fit(self, X, y, classes=None):
         first = not hasattr(self, "recurrent_weights_")
-        Xp, lengths, y, Y = self._training_arrays(X, y, reset=first, classes=classes)
+        Xp, lengths, y, Y = self._training_arrays(X, y, reset=first, classes=classes,
+                                                  partial=True)
         data = _training_data(Xp, lengths, Y)
         if first or not hasattr(self, "_random_state"):
             self._random_state = check_random_state(self.random_state)

@@ -211,18 +211,17 @@ _NOTES = """
 class SRNClassifier(ClassifierMixin, BaseSRN):
     _head = HEAD_SOFTMAX
 
-    def _encode_targets(self, y, *, reset, classes=None):
+    def _encode_targets(self, y, *, reset, classes=None, partial=False):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        if classes is not None or (reset and not hasattr(self, "classes_")) or reset:
-            if classes is not None:
-                _check_partial_fit_first_call(self, classes)
-            elif reset:
-                self.classes_ = np.unique(y)
+        if partial:  # classes are required on the first call, and must not change
+            _check_partial_fit_first_call(self, classes)
+        elif reset:
+            self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the data, "
@@ -256,12 +255,9 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
         -------
         self : object
         """
-        if not hasattr(self, "classes_"):
+        if not hasattr(self, "recurrent_weights_"):
             self._validate_params()
-            _check_partial_fit_first_call(self, classes)
-        elif classes is not None:
-            _check_partial_fit_first_call(self, classes)
-        return self._partial_fit(X, y)
+        return self._partial_fit(X, y, classes=classes)
 
     def decision_function(self, X):
         """Logits at each sequence's last step.
@@ -294,7 +290,7 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
 class SRNRegressor(RegressorMixin, BaseSRN):
     _head = HEAD_IDENTITY
 
-    def _encode_targets(self, y, *, reset, classes=None):
+    def _encode_targets(self, y, *, reset, classes=None, partial=False):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."

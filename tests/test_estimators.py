@@ -207,6 +207,13 @@ def test_warm_start_and_partial_fit_continue_the_network():
     with pytest.raises(ValueError, match="features per step"):
         inc.partial_fit(X[:, :, :1], y)
 
+    # the classes given on the first call stay, even if a batch lacks some
+    inc3 = SRNClassifier(**FAST).partial_fit(X[y == 0], y[y == 0], classes=[0, 1, 2])
+    np.testing.assert_array_equal(inc3.classes_, [0, 1, 2])
+    assert inc3.predict_proba(X[:3]).shape == (3, 3)
+    with pytest.raises(ValueError, match="not in classes_"):
+        inc3.partial_fit(X[:5], np.full(5, 7))
+
     reg = SRNRegressor(**FAST)
     reg.partial_fit(X, y.astype(float))
     reg.partial_fit(X, y.astype(float))
