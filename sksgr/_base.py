@@ -22,6 +22,10 @@ from ._training import TrainingData, single_blas_thread, stop_on_sigint, train_n
 # are chosen so that (T + 1) * block * n_hidden values fit in it).
 _PREDICT_BLOCK_BYTES = 32 * 2**20
 
+# Training warnings point at the caller of fit / partial_fit:
+# _warn_about < _run < fit's wrapper or _partial_fit < fit or partial_fit < caller
+_USER_FRAME = 5
+
 
 class BaseSRN(BaseEstimator, metaclass=ABCMeta):
     """Base class of the simple recurrent network estimators.
@@ -159,7 +163,9 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             return {}
         q_min, q_max = self._check_sgr_params()
         return dict(
-            sgr=True, selection=1 if self.selection == "example" else 0,
+            sgr=True,
+            selection=(_bptt_fast.SELECT_EXAMPLE if self.selection == "example"
+                       else _bptt_fast.SELECT_MINIBATCH),
             exact=self.ds_mode == "exact", q_min=q_min, q_max=q_max,
             ds_max=self.ds_max or 0.0, q_depth=self.q_depth or 0,
             max_skips=self.max_skips or 0, ds_momentum=self.ds_momentum,
@@ -313,7 +319,8 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
     def _warn_about(self, results, best, max_epochs):
         name = type(self).__name__
         if any(r.interrupted for r in results):
-            warnings.warn(f"{name}: training interrupted by user; kept the best weights so far.")
+            warnings.warn(f"{name}: training interrupted by user; kept the best weights so far.",
+                          stacklevel=_USER_FRAME)
         diverged = [r for r in results if r.diverged_at is not None]
         if diverged:
             r = diverged[0]
@@ -324,6 +331,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
                 f"{r.diverged_at} in {len(diverged)} of {len(results)} network(s); kept {what}. "
                 "Try a smaller learning_rate, a smaller sigma or spectral_radius, or alpha > 0.",
                 ConvergenceWarning,
+                stacklevel=_USER_FRAME,
             )
         if (best.diverged_at is None and not best.converged and not best.interrupted
                 and best.n_iter >= max_epochs and self.tol is not None
@@ -332,6 +340,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
                 f"{name}: maximum iterations ({max_epochs}) reached and the optimization "
                 "hasn't converged yet.",
                 ConvergenceWarning,
+                stacklevel=_USER_FRAME,
             )
 
     def _training_arrays(self, X, y, *, reset, classes=None, partial=False):

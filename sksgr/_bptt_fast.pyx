@@ -334,8 +334,11 @@ include "_sgr.pxi"
 
 
 # selection modes of the gradient regularization
-SELECT_MINIBATCH = 0
-SELECT_EXAMPLE = 1
+cdef enum:
+    SELECT_MINIBATCH_C = 0
+    SELECT_EXAMPLE_C = 1
+SELECT_MINIBATCH = SELECT_MINIBATCH_C
+SELECT_EXAMPLE = SELECT_EXAMPLE_C
 
 
 cdef double _clip(floating *grad, Py_ssize_t P, double clip_norm) noexcept nogil:
@@ -466,7 +469,7 @@ def train_minibatches(
                 g_steer = _steering(S, dS, E, dE, steer_q)
                 q_history[k] = Q
                 ds_history[k] = dS
-                if selection == 1:
+                if selection == SELECT_EXAMPLE_C:
                     # keep the examples whose own contribution moves the norm the right way
                     n_kept = 0
                     for b in range(B):

@@ -239,7 +239,7 @@ def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
         if tol is not None and no_improvement >= est.n_iter_no_change:
             result.converged = stop = True
 
-    for epoch in range(max_epochs):
+    for _ in range(max_epochs):
         tic = time.perf_counter()
         order = data.train_idx[rng.permutation(n_train)] if est.shuffle else data.train_idx
         starts = np.append(np.arange(0, n_train, batch_size), n_train).astype(np.intp)

@@ -114,7 +114,7 @@ def test_table1_off_on_end_to_end(tmp_path):
     rows = _check_csv(tmp_path / "results.csv", ["off", "on"])
     # OFF and ON start from the same networks: same seeds per network index
     seeds = {(r["task"], r["T"], r["net"], r["method"]): r["seed"] for r in rows}
-    for (task, T, net, method), seed in seeds.items():
+    for (task, T, net, _), seed in seeds.items():
         assert seeds[task, T, net, "off"] == seed
     for name in ("fig1_profile.png", "fig2_dynamics.png"):
         png = tmp_path / name
