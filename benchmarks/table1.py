@@ -77,7 +77,9 @@ Outputs (in ``--out``, default ``benchmarks/results/table1``):
 - ``fig1_profile.png`` / ``fig2_dynamics.png`` (``--no-figures`` skips
   them): gradient norms vs depth before training (the paper's Fig. 1), and
   one network's delta norms and activations during training, OFF vs ON vs
-  clip (its Fig. 2; ``--figures-only`` makes only these).
+  clip (its Fig. 2; ``--figures-only`` makes only these), with
+  ``fig2_summary.md``: the norm of the delta at depth T - 1 and the share of
+  saturated units at the start, after ~500 candidates and at the end.
 
 Long runs: ``--resume`` continues the run in ``--out`` (it refuses another
 configuration, or another code commit unless ``--allow-code-change``),
@@ -1001,7 +1003,34 @@ def make_figures(args, data):
                  f"same initial weights for each method; {n_updates:,} candidate "
                  f"minibatches, lr {args.learning_rate:g}", fontsize="medium")
     fig.savefig(out / "fig2_dynamics.png", dpi=100)
+    summary = (f"Fig. 2 run: {TASK_TITLES[task]}, T = {T}, {n_updates:,} candidate minibatches, "
+               f"init {describe_init(args)}, lr {args.learning_rate:g}, minibatch "
+               f"{args.batch_size}; probe of {probe} validation sequences.\n\n"
+               + dynamics_summary(runs, args.methods))
+    (out / "fig2_summary.md").write_text(summary + "\n")
+    print(summary, flush=True)
     return runs
+
+
+def dynamics_summary(runs, methods, threshold=1e-7):
+    """Markdown: the long-term gradient (delta norm at the deepest depth) and saturation.
+
+    Answers the paper's Fig. 2 remark: does the norm at depth h = T - 1 fall
+    below ``threshold`` during training (with saturated units), per method?
+    """
+    lines = ["| method | ‖δ‖ at depth T−1: start | after ~500 | minimum | first below "
+             f"{threshold:g} | saturated share: start / ~500 / end | radius at end |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for m, r in zip(methods, runs):
+        deep = r.delta_norms[:, -1]
+        at500 = int(np.argmin(np.abs(r.updates - 500)))
+        below = np.nonzero(deep < threshold)[0]
+        first = f"update {r.updates[below[0]]:,}" if below.size else "never"
+        lines.append(
+            f"| {METHOD_LABELS[m]} | {deep[0]:.2e} | {deep[at500]:.2e} | {deep.min():.2e} | "
+            f"{first} | {r.saturation[0]:.1%} / {r.saturation[at500]:.1%} / "
+            f"{r.saturation[-1]:.1%} | {r.spectral_radius[-1]:.2f} |")
+    return "\n".join(lines)
 
 
 def _record_dynamics(task, method, X, y, X_probe, y_probe, n_updates, args):

@@ -122,6 +122,13 @@ def test_table1_off_on_end_to_end(tmp_path):
         png = tmp_path / name
         assert png.exists() and png.stat().st_size > 1000
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = (tmp_path / "fig2_summary.md").read_text()
+    for label in ("| grad. reg. OFF |", "| grad. reg. ON |"):
+        line = next(x for x in summary.splitlines() if x.startswith(label))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        start, minimum = float(cells[1]), float(cells[3])
+        assert 0 < minimum <= start  # the minimum over the records includes the start
+        assert cells[4] == "never" or cells[4].startswith("update ")
 
 
 def _module():
