@@ -14,8 +14,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _bptt_fast
-from ._init import WEIGHT_ATTRIBUTES, init_coef, pack, unpack
-from ._sequences import check_sequences
+from ._init import WEIGHT_ATTRIBUTES, init_coef, pack, unpack, weight_shapes
+from ._sequences import SEQUENCES, check_sequences
 from ._training import TrainingData, single_blas_thread, stop_on_sigint, train_network
 
 # Memory for the hidden states of one prediction block (sequences per block
@@ -154,6 +154,10 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         """
 
     @abstractmethod
+    def _n_fitted_outputs(self):
+        """Number of network outputs of the fitted model (classes or targets)."""
+
+    @abstractmethod
     def _split_validation(self, y, rng):
         """Indices (train, validation) of the internal validation split."""
 
@@ -198,8 +202,42 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             setattr(self, name, value)
 
     def _get_coef(self):
-        """The flat parameter vector, packed from the (possibly user-edited) attributes."""
+        """The flat parameter vector, packed from the (possibly user-edited) attributes.
+
+        Their shapes are checked first (:meth:`_fitted_sizes`).
+        """
+        self._fitted_sizes()
         return pack([getattr(self, name) for name in WEIGHT_ATTRIBUTES], self._dtype)
+
+    def _fitted_sizes(self):
+        """``(n_features, n_hidden, n_outputs)`` of the fitted network, from its weights.
+
+        The size of the network is that of the fitted weight attributes, not
+        the ``n_hidden`` parameter (which may have been changed since). Every
+        attribute is checked against the others; a mismatch raises a
+        ValueError naming the attribute.
+        """
+        shapes = {name: np.shape(getattr(self, name)) for name in WEIGHT_ATTRIBUTES}
+        W_in = shapes["input_weights_"]
+        if len(W_in) != 2:
+            raise ValueError(
+                f"input_weights_ must be 2-D (n_features, n_hidden), got shape {W_in}."
+            )
+        F, H = W_in
+        F_fit = self.n_features_in_ if self._input_form == SEQUENCES else 1
+        if F != F_fit:
+            raise ValueError(
+                f"input_weights_ has shape {W_in} but the model was fitted on {F_fit} "
+                f"feature(s) per step: expected ({F_fit}, n_hidden)."
+            )
+        O = self._n_fitted_outputs()
+        for name, expected in zip(WEIGHT_ATTRIBUTES, weight_shapes(F, H, O)):
+            if shapes[name] != expected:
+                raise ValueError(
+                    f"{name} has shape {shapes[name]} but input_weights_ implies "
+                    f"n_hidden={H} and the model has {O} output(s): expected {expected}."
+                )
+        return F, H, O
 
     @property
     def _dtype(self):
@@ -255,7 +293,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             data.X_val, data.y_val = _nan_padded(Xp[val], lengths[val]), y[val]
 
         if warm:
-            starts = [(self._get_coef(), self._velocity.astype(Xp.dtype, copy=True))]
+            starts = [(self._warm_coef(), self._warm_velocity(Xp.dtype))]
             seeds = [rng.randint(np.iinfo(np.int32).max)]
         else:
             seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_restarts)
@@ -263,6 +301,29 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             starts = [(c, np.zeros_like(c)) for c, _ in starts]
         self._run(data, starts, seeds, max_epochs=self.max_iter, warm=warm)
         return self
+
+    def _warm_coef(self):
+        """The fitted weights to continue from; their size must be ``n_hidden``."""
+        _, H, _ = self._fitted_sizes()
+        if H != self.n_hidden:
+            raise ValueError(
+                f"Cannot continue training with n_hidden={self.n_hidden}: the fitted "
+                f"network has {H} hidden units (recurrent_weights_ has shape {(H, H)}). "
+                f"Set n_hidden={H} to continue it, or warm_start=False to train a new network."
+            )
+        coef = self._get_coef()
+        if not np.isfinite(coef).all():
+            raise ValueError(f"The weights of this {type(self).__name__} are not finite.")
+        self._sizes = self._fitted_sizes()
+        return coef
+
+    def _warm_velocity(self, dtype):
+        """The momentum to continue with: zero if the weights were replaced by other sizes."""
+        velocity = getattr(self, "_velocity", None)
+        n = sum(int(np.prod(s)) for s in weight_shapes(*self._sizes))
+        if velocity is None or velocity.shape != (n,):
+            return np.zeros(n, dtype=dtype)
+        return velocity.astype(dtype, copy=True)
 
     def _init_coef(self, seed, dtype):
         # one BLAS thread: the spectral radius (LAPACK) then does not depend
@@ -392,8 +453,8 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             coef = self._init_coef(seed, Xp.dtype)
             velocity = np.zeros_like(coef)
         else:
-            coef = self._get_coef()
-            velocity = self._velocity.astype(coef.dtype, copy=True)
+            coef = self._warm_coef()
+            velocity = self._warm_velocity(coef.dtype)
         seed = self._random_state.randint(np.iinfo(np.int32).max)
         self._run(data, [(coef, velocity)], [seed], max_epochs=1, warm=not first)
         return self
@@ -403,12 +464,12 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         """Network outputs at each sequence's last step, shape (n_samples, n_outputs)."""
         check_is_fitted(self)
         Xp, lengths = check_sequences(self, X, reset=False)
+        F, H, O = self._fitted_sizes()
         coef = self._get_coef()
         if not np.isfinite(coef).all():
             raise ValueError(f"The weights of this {type(self).__name__} are not finite.")
         Xp = Xp.astype(coef.dtype, copy=False)
-        n, T, F = Xp.shape
-        H, O = self.n_hidden, self.output_bias_.shape[0]
+        n, T, _ = Xp.shape
         block = int(np.clip(_PREDICT_BLOCK_BYTES // ((T + 1) * H * Xp.itemsize), 1, 1024))
         block = min(block, n)
         out = np.empty((n, O), dtype=coef.dtype)

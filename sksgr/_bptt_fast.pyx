@@ -52,6 +52,43 @@ def workspace_size(Py_ssize_t batch_size, Py_ssize_t n_timesteps, Py_ssize_t n_f
     return L.end_sgr if sgr else L.end
 
 
+# -- checks at the boundary: once per call, before any pointer is taken --------
+
+cdef int _check_data(str x_name, Py_ssize_t n, Py_ssize_t T, Py_ssize_t F,
+                     str y_name, Py_ssize_t n_y, const int[::1] lengths) except -1:
+    """X is (n, T, F) with n, T, F >= 1; Y has n rows; lengths has n entries in [1, T]."""
+    cdef Py_ssize_t i
+    if n < 1 or T < 1 or F < 1:
+        raise ValueError(f"{x_name} must have at least one sequence, step and feature, "
+                         f"got shape ({n}, {T}, {F})")
+    if y_name is not None and n_y != n:
+        raise ValueError(f"{y_name} has {n_y} rows but {x_name} has {n} sequences")
+    if lengths.shape[0] != n:
+        raise ValueError(f"lengths has {lengths.shape[0]} entries but {x_name} has {n} sequences")
+    for i in range(n):
+        if lengths[i] < 1 or lengths[i] > T:
+            raise ValueError(f"lengths[{i}] = {lengths[i]} is outside [1, {T}] "
+                             f"({T} steps in {x_name})")
+    return 0
+
+
+cdef int _check_size(str name, Py_ssize_t size, Py_ssize_t expected, str what,
+                     bint at_least=False) except -1:
+    if size < expected or (size != expected and not at_least):
+        raise ValueError(f"{name} has {size} entries but {what} needs "
+                         f"{'at least ' if at_least else ''}{expected}")
+    return 0
+
+
+cdef int _check_network(Py_ssize_t P, Py_ssize_t F, int n_hidden, Py_ssize_t O) except -1:
+    if n_hidden < 1 or O < 1:
+        raise ValueError(f"n_hidden and the number of outputs must be >= 1, "
+                         f"got {n_hidden} and {O}")
+    _check_size("coef", P, _n_params(F, n_hidden, O),
+                f"n_params(n_features={F}, n_hidden={n_hidden}, n_outputs={O})")
+    return 0
+
+
 cdef struct Layout:
     # offsets into the flat parameter vector
     Py_ssize_t w_in, w_rec, b, w_out, b_out, n_params
@@ -272,9 +309,10 @@ def forward_backward(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
     """
     cdef Py_ssize_t n = X.shape[0], T = X.shape[1], F = X.shape[2]
     cdef Py_ssize_t H = n_hidden, O = Y.shape[1]
+    _check_data("X", n, T, F, "Y", Y.shape[0], lengths)
+    _check_network(coef.shape[0], F, n_hidden, O)
+    _check_size("grad", grad.shape[0], coef.shape[0], "coef")
     cdef Layout L = _layout(n, T, F, H, O)
-    if coef.shape[0] != L.n_params or grad.shape[0] != L.n_params:
-        raise ValueError("coef and grad must have n_params(F, H, O) entries")
     import numpy as np
     dtype = np.float32 if floating is float else np.float64
     work_arr = np.zeros(workspace_size(n, T, F, H, O), dtype=dtype)
@@ -308,9 +346,17 @@ def predict_outputs(const floating[:, :, ::1] X,   # IN (n, T, F) zero after eac
     cdef Py_ssize_t start, B, Tm
     cdef Layout L
     import numpy as np
-    cdef Py_ssize_t[::1] idx = np.arange(n, dtype=np.intp)
-    if n == 0:
+    cdef Py_ssize_t[::1] idx
+    if n == 0 and out.shape[0] == 0:
         return
+    _check_data("X", n, T, F, "out", out.shape[0], lengths)
+    _check_network(coef.shape[0], F, n_hidden, O)
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
+    _check_size("work", work.shape[0], workspace_size(min(block, n), T, F, H, O),
+                f"workspace_size(block={min(block, n)}, T={T}, F={F}, H={H}, O={O})",
+                at_least=True)
+    idx = np.arange(n, dtype=np.intp)
     with nogil:
         start = 0
         while start < n:
@@ -407,10 +453,20 @@ def train_minibatches(
     cdef Py_ssize_t qd = q_depth if q_depth > 0 else T
     cdef Layout L
     import numpy as np
-    if coef.shape[0] != P or velocity.shape[0] != P:
-        raise ValueError("coef and velocity must have n_params(F, H, O) entries")
-    if losses.shape[0] < n_batches:
-        raise ValueError("losses is shorter than the number of minibatches")
+    _check_data("X", X.shape[0], T, F, "Y", Y.shape[0], lengths)
+    _check_network(coef.shape[0], F, n_hidden, O)
+    _check_size("velocity", velocity.shape[0], P, "coef")
+    if n_batches < 0 or batch_starts[0] < 0 or batch_starts[n_batches] > order.shape[0]:
+        raise ValueError(f"batch_starts must lie in [0, {order.shape[0]}] (the length of order)")
+    for k in range(n_batches):
+        if batch_starts[k + 1] <= batch_starts[k]:
+            raise ValueError(f"batch_starts must increase: batch {k} is empty")
+    for k in range(batch_starts[0], batch_starts[n_batches]):
+        if order[k] < 0 or order[k] >= X.shape[0]:
+            raise ValueError(f"order[{k}] = {order[k]} is not a sequence index of X "
+                             f"(0 ... {X.shape[0] - 1})")
+    _check_size("losses", losses.shape[0], n_batches, "the number of minibatches",
+                at_least=True)
     if sgr:
         if (best_grad is None or best_grad.shape[0] != P or guard_state is None
                 or q_history is None or ds_history is None or used_history is None
@@ -421,6 +477,9 @@ def train_minibatches(
     n_max = 0
     for k in range(n_batches):
         n_max = max(n_max, batch_starts[k + 1] - batch_starts[k])
+    _check_size("work", work.shape[0], workspace_size(n_max, T, F, H, O, sgr),
+                f"workspace_size(batch_size={n_max}, T={T}, F={F}, H={H}, O={O}, sgr={sgr})",
+                at_least=True)
     S_b = np.zeros(max(n_max, 1))
     dS_b = np.zeros(max(n_max, 1))
     E_b = np.zeros(max(n_max, 1))

@@ -239,6 +239,9 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
             np.arange(len(y)), test_size=self.validation_fraction, random_state=rng, stratify=y
         )
 
+    def _n_fitted_outputs(self):
+        return len(self.classes_)
+
     def partial_fit(self, X, y, classes=None):
         """One epoch of training on ``(X, y)``, continuing the current network.
 
@@ -309,6 +312,9 @@ class SRNRegressor(RegressorMixin, BaseSRN):
     def _split_validation(self, y, rng):
         return train_test_split(np.arange(len(y)), test_size=self.validation_fraction,
                                 random_state=rng)
+
+    def _n_fitted_outputs(self):
+        return self.n_outputs_
 
     def partial_fit(self, X, y):
         """One epoch of training on ``(X, y)``, continuing the current network.

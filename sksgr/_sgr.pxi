@@ -205,6 +205,8 @@ def norm_change(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each en
     import numpy as np
     cdef Py_ssize_t n = X.shape[0], T = X.shape[1], F = X.shape[2]
     cdef Py_ssize_t H = n_hidden, O = Y.shape[1], b
+    _check_data("X", n, T, F, "Y", Y.shape[0], lengths)
+    _check_network(coef.shape[0], F, n_hidden, O)
     cdef Layout L = _layout(n, T, F, H, O)
     if direction.shape[0] != H or direction.shape[1] != H:
         raise ValueError(f"direction must have shape ({H}, {H})")
