@@ -16,7 +16,13 @@ from sklearn.utils.validation import check_is_fitted
 from . import _bptt_fast
 from ._init import WEIGHT_ATTRIBUTES, init_coef, pack, unpack, weight_shapes
 from ._sequences import SEQUENCES, check_sequences
-from ._training import TrainingData, single_blas_thread, stop_on_sigint, train_network
+from ._training import (
+    BLOWUP_FACTOR,
+    TrainingData,
+    single_blas_thread,
+    stop_on_sigint,
+    train_network,
+)
 
 # Memory for the hidden states of one prediction block (sequences per block
 # are chosen so that (T + 1) * block * n_hidden values fit in it).
@@ -384,13 +390,23 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
                           stacklevel=_USER_FRAME)
         diverged = [r for r in results if r.diverged_at is not None]
         if diverged:
-            r = diverged[0]
-            what = ("the best validated weights" if r.validation_scores
-                    else "the last finite weights")
+            r = best if best.diverged_at is not None else diverged[0]
+            if r.kept == "initial":
+                candidate = "best validated" if r.validation_scores else "last"
+                what = (f"the initial weights (training loss {r.initial_loss:.4g}): the "
+                        f"{candidate} weights before the divergence had a higher one "
+                        f"({r.candidate_loss:.4g})")
+            else:
+                what = (f"the {r.kept} weights before the divergence (training loss "
+                        f"{r.kept_loss:.4g}, initially {r.initial_loss:.4g})")
+            where = "" if len(results) == 1 else f" in {len(diverged)} of {len(results)} networks"
+            kept = "" if r is best else " (for that network; another one was kept)"
             warnings.warn(
-                f"{name}: training diverged (non-finite loss or gradient) at update "
-                f"{r.diverged_at} in {len(diverged)} of {len(results)} network(s); kept {what}. "
-                "Try a smaller learning_rate, a smaller sigma or spectral_radius, or alpha > 0.",
+                f"{name}: training diverged at candidate minibatch {r.diverged_at}{where} "
+                "(a non-finite loss or gradient, or a step taking a weight beyond "
+                f"{BLOWUP_FACTOR:.0e} times its scale); kept {what}{kept}. "
+                "Try a smaller learning_rate, a smaller sigma or spectral_radius, clip_norm, "
+                "or alpha > 0.",
                 ConvergenceWarning,
                 stacklevel=_USER_FRAME,
             )

@@ -399,6 +399,26 @@ cdef double _clip(floating *grad, Py_ssize_t P, double clip_norm) noexcept nogil
     return norm
 
 
+cdef bint _step_within(const floating *w, const floating *v, const floating *g, Py_ssize_t P,
+                       floating lr, floating mu, bint nesterov, double bound) noexcept nogil:
+    """Whether the momentum step from gradient ``g`` keeps every weight finite and within bound.
+
+    Computes exactly what the update would (same expressions, same rounding)
+    without writing anything.
+    """
+    cdef Py_ssize_t i
+    cdef floating vi, wi
+    for i in range(P):
+        vi = mu * v[i] - lr * g[i]
+        if nesterov:
+            wi = w[i] + (mu * vi - lr * g[i])
+        else:
+            wi = w[i] + vi
+        if not fabs(wi) <= bound:  # also false for NaN
+            return False
+    return True
+
+
 def train_minibatches(
         const floating[:, :, ::1] X,       # IN (n, T, F) zero after each end
         const floating[:, ::1] Y,          # IN (n, O) one-hot classes or targets
@@ -411,7 +431,7 @@ def train_minibatches(
         double[::1] losses,                # OUT (n_batches,) loss of each candidate minibatch
         int n_hidden, int head, int bptt_depth,
         double learning_rate, double momentum, bint nesterov, double alpha,
-        double clip_norm=0.0,
+        double clip_norm=0.0, double max_abs_weight=0.0,
         # gradient regularization; off when sgr is False
         bint sgr=False, int selection=0, bint exact=False, double q_min=-1.0,
         double q_max=1.0, double ds_max=0.0, int q_depth=0, int max_skips=0,
@@ -431,8 +451,10 @@ def train_minibatches(
     the last update is applied.
 
     Returns the number of candidates processed. Fewer than ``n_batches`` means
-    the next one had a non-finite loss or gradient (divergence): it was not
-    applied, so ``coef`` is still the last finite state.
+    the next one diverged: its loss or gradient was not finite, or its step
+    would have made a weight non-finite or (``max_abs_weight > 0``) larger
+    than ``max_abs_weight`` in absolute value. That candidate was not applied,
+    so ``coef`` and ``velocity`` are still the last state within bounds.
     """
     cdef Py_ssize_t n_batches = batch_starts.shape[0] - 1
     cdef Py_ssize_t T = X.shape[1], F = X.shape[2], H = n_hidden, O = Y.shape[1]
@@ -451,6 +473,7 @@ def train_minibatches(
     cdef signed char use
     cdef Py_ssize_t n_done = n_batches
     cdef Py_ssize_t qd = q_depth if q_depth > 0 else T
+    cdef double bound = max_abs_weight if max_abs_weight > 0.0 else INFINITY
     cdef Layout L
     import numpy as np
     _check_data("X", X.shape[0], T, F, "Y", Y.shape[0], lengths)
@@ -564,6 +587,9 @@ def train_minibatches(
                     guard_state[0] = 0
                 used_history[k] = use
             if use:
+                if not _step_within(w, v, g, P, lr, mu, nesterov, bound):
+                    n_done = k
+                    break
                 for i in range(P):
                     v[i] = mu * v[i] - lr * g[i]
                 if nesterov:

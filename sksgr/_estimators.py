@@ -202,9 +202,15 @@ _NOTES = """
     ``S = sum_b S_b``, ``Q = log10 sqrt(sum_b ||delta_b(T_b)||^2 /
     sum_b ||delta_b(T_b - h)||^2)``, each sequence at its own last step.
 
-    Divergence (non-finite loss or gradient) stops training, keeps the best
-    finite weights and emits a ``ConvergenceWarning``. A first Ctrl-C ends
-    ``fit`` after the current chunk of minibatches and keeps the best weights.
+    Divergence (a non-finite loss or gradient, or a step that would take a
+    weight beyond 1e6 times the scale of the initial weights and targets)
+    stops training before that step and emits one ``ConvergenceWarning``. The
+    weights kept are the last (or best validated) ones before the divergence
+    if their training loss is not above that of the initial weights, the
+    initial weights otherwise; the momentum restarts at zero, so a
+    ``warm_start`` fit at a smaller learning rate can continue. A first
+    Ctrl-C ends ``fit`` after the current chunk of minibatches and keeps the
+    best validated weights (with validation) or the last ones.
 """
 
 

@@ -22,6 +22,13 @@ from . import _bptt_fast
 # (to notice Ctrl-C and print progress): about a second at the paper's size.
 MAX_CHUNK = 256
 
+# Divergence: a step that would take any weight beyond this many times
+# max(1, the largest initial weight, the largest target) in absolute value is
+# not applied and ends training. Far above what a tanh network that learns
+# needs (its units saturate at |a| ~ 20), and far below overflow, so the
+# weights kept are still usable.
+BLOWUP_FACTOR = 1e6
+
 
 class StopFlag:
     """A flag shared by the threads training restarts; set on Ctrl-C.
@@ -164,7 +171,11 @@ class TrainingResult:
     q_history: list = field(default_factory=list)
     ds_history: list = field(default_factory=list)
     used_history: list = field(default_factory=list)
-    diverged_at: int = None  # candidate at which the loss or gradient was not finite
+    diverged_at: int = None  # candidate that diverged (not applied)
+    kept: str = None  # after divergence: "last" (or "best validated") or "initial"
+    kept_loss: float = None  # after divergence: training loss of the kept weights
+    candidate_loss: float = None  # after divergence: that of the weights before it
+    initial_loss: float = None  # after divergence: training loss of the initial weights
     interrupted: bool = False
     converged: bool = False
 
@@ -172,8 +183,12 @@ class TrainingResult:
     def rank_score(self):
         """Higher is better: best validation score, else minus the last loss."""
         if self.validation_scores:
-            return self.best_validation_score
-        return -self.loss_curve[-1] if self.loss_curve else -np.inf
+            score = self.best_validation_score
+        elif self.kept_loss is not None:
+            score = -self.kept_loss
+        else:
+            score = -self.loss_curve[-1] if self.loss_curve else -np.inf
+        return score if np.isfinite(score) else -np.inf
 
 
 def train_network(estimator, data, start, seed, **kwargs):
@@ -217,6 +232,9 @@ def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
     depth = est.bptt_depth or 0
     max_updates = est.max_updates
     proxy = copy.copy(est)
+    start_coef = coef.copy()
+    max_abs_weight = BLOWUP_FACTOR * max(1.0, float(np.max(np.abs(coef), initial=0.0)),
+                                         float(np.max(np.abs(Y), initial=0.0)))
 
     result = TrainingResult(coef=coef, velocity=velocity)
     best_coef = None
@@ -252,7 +270,6 @@ def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
                 m = min(m, interval - since_check)
             if max_updates is not None:
                 m = min(m, max_updates - result.n_candidates)
-            before = coef.copy()
             history = {}
             if sgr:
                 history = dict(q_history=np.empty(m), ds_history=np.empty(m),
@@ -260,7 +277,7 @@ def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
             done = _bptt_fast.train_minibatches(
                 X, Y, lengths, order, starts[k : k + m + 1], coef, velocity, work, losses[k:],
                 H, head, depth, est.learning_rate, est.momentum, est.nesterov, est.alpha,
-                est.clip_norm or 0.0, **sgr, **history,
+                est.clip_norm or 0.0, max_abs_weight, **sgr, **history,
             )
             k += done
             since_check += done
@@ -271,10 +288,7 @@ def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
                 result.n_updates += int(np.count_nonzero(history["used_history"][:done]))
             else:
                 result.n_updates += done
-            if done < m or not np.isfinite(coef).all():
-                if not np.isfinite(coef).all():  # overflow in the step itself
-                    coef[:] = before
-                    velocity[:] = 0
+            if done < m:  # the next candidate diverged and was not applied
                 result.diverged_at = result.n_candidates + 1
                 stop = True
                 break
@@ -316,4 +330,59 @@ def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
         # the kept network is an earlier state: its momentum is unknown
         result.coef = best_coef
         result.velocity = np.zeros_like(velocity)
+    if result.diverged_at is not None:
+        _after_divergence(result, start_coef, data, H, head, est.alpha)
     return result
+
+
+def _after_divergence(result, start_coef, data, n_hidden, head, alpha):
+    """Keep the weights before the divergence only if they are no worse than the start.
+
+    The candidate (the best validated or the last weights before the
+    divergence) is kept if its predictions are finite and its training loss
+    is not above that of the initial weights; otherwise the initial weights
+    are restored. The momentum restarts at zero either way, so that a
+    ``warm_start`` fit continues calmly from what is kept.
+    """
+    result.initial_loss = training_loss(start_coef, data, n_hidden, head, alpha)
+    loss = result.candidate_loss = training_loss(result.coef, data, n_hidden, head, alpha)
+    if np.isfinite(loss) and loss <= result.initial_loss:
+        result.kept = "best validated" if result.validation_scores else "last"
+        result.kept_loss = loss
+    else:
+        result.kept = "initial"
+        result.coef = start_coef
+        result.kept_loss = result.initial_loss
+    result.velocity = np.zeros_like(result.velocity)
+
+
+def training_loss(coef, data, n_hidden, head, alpha=0.0):
+    """Mean loss (with the L2 penalty) of the network ``coef`` on the training sequences.
+
+    ``inf`` if any output is not finite.
+    """
+    idx = data.train_idx
+    X = np.ascontiguousarray(data.X[idx])
+    lengths = np.ascontiguousarray(data.lengths[idx])
+    Y = data.Y[idx]
+    n, T, F = X.shape
+    O = Y.shape[1]
+    block = min(n, 256)
+    out = np.empty((n, O), dtype=coef.dtype)
+    work = np.empty(_bptt_fast.workspace_size(block, T, F, n_hidden, O), dtype=coef.dtype)
+    with np.errstate(all="ignore"):
+        _bptt_fast.predict_outputs(X, lengths, coef, out, work, n_hidden, block)
+        out = out.astype(np.float64)
+        if not np.isfinite(out).all():
+            return np.inf
+        if head == _bptt_fast.HEAD_SOFTMAX:
+            out -= out.max(axis=1, keepdims=True)
+            log_p = out - np.log(np.exp(out).sum(axis=1, keepdims=True))
+            loss = -np.sum(Y * log_p) / n
+        else:
+            loss = 0.5 * np.sum((out - Y) ** 2) / n
+        if alpha:
+            F_H, H_H = F * n_hidden, n_hidden * n_hidden
+            w = np.concatenate([coef[: F_H + H_H], coef[F_H + H_H + n_hidden:][: n_hidden * O]])
+            loss += 0.5 * alpha * float(np.dot(w, w))
+    return float(loss) if np.isfinite(loss) else np.inf

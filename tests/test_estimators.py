@@ -312,3 +312,49 @@ def test_two_fits_in_threads_match_sequential_and_leave_blas_threads_alone():
     for a, b in zip(seq, par):
         np.testing.assert_array_equal(a.recurrent_weights_, b.recurrent_weights_)
     assert blas_threads() == before
+
+
+# -- divergence ----------------------------------------------------------------
+
+def _divergence_data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 10, 3))
+    return X, X[:, :, 0].sum(1), (X[:, :, 1].mean(1) > 0).astype(int)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_divergence_leaves_a_usable_model(early_stopping):
+    from sksgr.diagnostics import init_network
+
+    X, y, _ = _divergence_data()
+    params = dict(learning_rate=1e3, max_iter=20, random_state=0, early_stopping=early_stopping)
+    initial = init_network(SRNRegressor(**params), X, y)
+    reg = SRNRegressor(**params)
+    with pytest.warns(ConvergenceWarning, match="diverged") as record:
+        reg.fit(X, y)
+    assert len([w for w in record if "diverged" in str(w.message)]) == 1
+    assert np.abs(reg.recurrent_weights_).max() < 1e6
+    assert np.isfinite(reg.predict(X)).all()
+    score = reg.score(X, y)
+    assert np.isfinite(score)
+    if not early_stopping:  # then init_network gives fit's initial weights
+        assert score >= initial.score(X, y) - 1e-12
+    # warm_start continues from a sane state: at a sane learning rate it does not diverge
+    reg.set_params(learning_rate=1e-3, max_iter=5, warm_start=True, early_stopping=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        warnings.filterwarnings("ignore", ".*maximum iterations", ConvergenceWarning)
+        reg.fit(X, y)
+    assert np.isfinite(reg.score(X, y))
+
+
+def test_divergence_is_reported_even_when_the_loss_stays_finite():
+    """Softmax cross-entropy stays finite however large the weights: the blow-up
+    of the weights themselves is what is detected."""
+    X, _, yc = _divergence_data()
+    clf = SRNClassifier(learning_rate=1e100, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="diverged at candidate minibatch 1 .*initial"):
+        clf.fit(X, yc)
+    assert np.abs(clf.recurrent_weights_).max() < 1
+    assert np.isfinite(clf.predict_proba(X)).all()
+    assert clf.n_updates_ == 0

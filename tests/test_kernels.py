@@ -197,3 +197,24 @@ def test_forward_backward_returns_the_reference_states_and_deltas():
     D_ref = backward_deltas(params, Z_ref, lengths, err / len(X) @ params["W_out"].T)
     np.testing.assert_allclose(Z, Z_ref, rtol=1e-12)
     np.testing.assert_allclose(D, D_ref, rtol=1e-10, atol=1e-15)
+
+
+def test_train_minibatches_does_not_apply_a_step_beyond_max_abs_weight():
+    _, X, lengths, Y, coef = _problem("identity", variable=False)
+    velocity = np.zeros_like(coef)
+    order = np.arange(6, dtype=np.intp)
+    starts = np.array([0, 2, 4, 6], dtype=np.intp)
+    work = np.empty(_bptt_fast.workspace_size(2, 7, 3, 5, 4))
+    args = (X, Y, lengths, order, starts)
+    tail = (5, HEAD_IDENTITY, 0, 1e3, 0.9, False, 0.0)
+    free = coef.copy()
+    assert _bptt_fast.train_minibatches(*args, free, np.zeros_like(coef), work, np.empty(3),
+                                        *tail) == 3
+    bound = 0.5 * (np.abs(coef).max() + np.abs(free).max())  # crossed at some step
+    before = coef.copy()
+    done = _bptt_fast.train_minibatches(*args, coef, velocity, work, np.empty(3), *tail,
+                                        max_abs_weight=bound)
+    assert done < 3
+    assert np.abs(coef).max() <= bound  # the step that crossed it was not applied
+    if done == 0:
+        np.testing.assert_array_equal(coef, before)
