@@ -63,10 +63,10 @@ lr 1e-3, this init; DESIGN.md section 4b has the rest):
   ``--tasks adding multiplication --lengths 30 --learning-rate 1e-2
   --updates 40000``.
 
-Default command, from the repository root after
-``python setup.py build_ext --inplace`` (or ``pip install ".[bench]"``)::
+Default command, from the repository root after ``pip install ".[bench]"``
+(or ``pip install -e ".[bench]"``, which builds the source tree in place)::
 
-    PYTHONPATH=. python benchmarks/table1.py
+    python benchmarks/table1.py
 
 Measured wall time on the project's 2-core machine: 337 s (5.6 minutes:
 310 s of training, the 32 networks using 610 CPU seconds, then 26 s of
