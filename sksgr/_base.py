@@ -386,7 +386,9 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
     def _warn_about(self, results, best, max_epochs):
         name = type(self).__name__
         if any(r.interrupted for r in results):
-            warnings.warn(f"{name}: training interrupted by user; kept the best weights so far.",
+            what = ("the best validated weights so far" if best.validation_scores
+                    else "the last weights")
+            warnings.warn(f"{name}: training interrupted by user; kept {what}.",
                           stacklevel=_USER_FRAME)
         diverged = [r for r in results if r.diverged_at is not None]
         if diverged:

@@ -18,9 +18,25 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from . import _bptt_fast
 
-# Longest run of minibatches the kernel does before control returns to Python
-# (to notice Ctrl-C and print progress): about a second at the paper's size.
+# Control returns from the kernel to Python (to notice Ctrl-C, validate, print
+# progress) after about WORK_PER_CHUNK multiply-adds: ~0.1 s of compute at the
+# ~1e10 multiply-adds per second a core sustains here (3e10 unloaded at the
+# paper's size), so a Ctrl-C is noticed within a fraction of a second whatever
+# the sequence length. At least one minibatch, at most MAX_CHUNK (the call
+# overhead is then negligible).
+WORK_PER_CHUNK = 1e9
 MAX_CHUNK = 256
+
+
+def chunk_length(n_timesteps, batch_size, n_features, n_hidden, n_outputs, sgr=False):
+    """Minibatches per kernel call: about ``WORK_PER_CHUNK`` multiply-adds of work.
+
+    A minibatch costs about ``T B H (3 H + 2 F + 3 O)`` multiply-adds (forward
+    pass, deltas, weight gradients); the gradient regularization about doubles it.
+    """
+    T, B, F, H, O = n_timesteps, batch_size, n_features, n_hidden, n_outputs
+    work = T * B * H * (3.0 * H + 2.0 * F + 3.0 * O) * (2 if sgr else 1)
+    return int(np.clip(WORK_PER_CHUNK // max(work, 1.0), 1, MAX_CHUNK))
 
 # Divergence: a step that would take any weight beyond this many times
 # max(1, the largest initial weight, the largest target) in absolute value is
@@ -124,8 +140,9 @@ def single_blas_thread(*, nested=False):
 def stop_on_sigint():
     """Within the block, the first Ctrl-C sets the yielded flag instead of raising.
 
-    Training then ends after its current chunk and keeps the best weights so
-    far. A second Ctrl-C raises KeyboardInterrupt as usual. Outside the main
+    Training then ends after its current chunk (about 0.1 s of compute, see
+    ``chunk_length``) and keeps the best validated weights so far, or the
+    last ones without validation. A second Ctrl-C raises KeyboardInterrupt as usual. Outside the main
     thread, signal handlers cannot be installed and the flag is never set.
     """
     flag = StopFlag()
@@ -225,6 +242,7 @@ def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
         _bptt_fast.workspace_size(batch_size, X.shape[1], X.shape[2], H, O, bool(sgr)),
         dtype=X.dtype,
     )
+    chunk = chunk_length(X.shape[1], batch_size, X.shape[2], H, O, bool(sgr))
     validate = data.X_val is not None
     interval = est.validation_interval if validate else None
     tol = est.tol
@@ -265,7 +283,7 @@ def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
         losses = np.empty(n_batches)
         k = 0
         while k < n_batches and not stop:
-            m = min(n_batches - k, MAX_CHUNK)
+            m = min(n_batches - k, chunk)
             if interval is not None:
                 m = min(m, interval - since_check)
             if max_updates is not None:

@@ -358,3 +358,40 @@ def test_divergence_is_reported_even_when_the_loss_stays_finite():
     assert np.abs(clf.recurrent_weights_).max() < 1
     assert np.isfinite(clf.predict_proba(X)).all()
     assert clf.n_updates_ == 0
+
+
+# -- Ctrl-C --------------------------------------------------------------------
+
+def test_interrupt_is_noticed_after_a_bounded_amount_of_work(monkeypatch):
+    """At T = 2,000 a minibatch is ~1e9 multiply-adds: the flag set before training
+    stops it after the first one (not after 256 minibatches or the epoch).
+    Counted in minibatches, not in seconds."""
+    from contextlib import contextmanager
+
+    import sksgr._base
+    from sksgr._training import StopFlag, chunk_length
+
+    @contextmanager
+    def already_interrupted():
+        flag = StopFlag()
+        flag.set()
+        yield flag
+
+    monkeypatch.setattr(sksgr._base, "stop_on_sigint", already_interrupted)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 2000, 1))
+    y = (X[:, 0, 0] > 0).astype(int)
+    clf = SRNClassifier(n_hidden=100, max_iter=3, random_state=0)
+    with pytest.warns(UserWarning, match="interrupted by user; kept the last weights"):
+        clf.fit(X, y)
+    assert chunk_length(2000, 10, 1, 100, 2) == 1
+    assert clf.n_candidates_ == 1
+    # small networks: a chunk is still about the same work, capped at 256 minibatches
+    assert chunk_length(10, 10, 1, 12, 2) == 256
+    assert 10 <= chunk_length(100, 10, 6, 100, 4) <= 40  # the paper's size: ~30 ms
+    assert chunk_length(100, 10, 6, 100, 4, sgr=True) < chunk_length(100, 10, 6, 100, 4)
+
+    X, y = _sign_task(n=400)
+    clf = SRNClassifier(**FAST, early_stopping=True)
+    with pytest.warns(UserWarning, match="kept the best validated weights so far"):
+        clf.fit(X, y)
