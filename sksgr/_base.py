@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _bptt_fast
@@ -171,7 +171,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         """Keyword arguments of the training kernel for the gradient regularization."""
         if not self.gradient_regularization:
             return {}
-        q_min, q_max = self._check_sgr_params()
+        q_min, q_max = self._q_range()
         return dict(
             sgr=True,
             selection=(_bptt_fast.SELECT_EXAMPLE if self.selection == "example"
@@ -183,22 +183,35 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             best_grad=np.zeros(n_params, dtype=dtype), guard_state=np.zeros(2),
         )
 
-    def _check_sgr_params(self):
+    def _check_params(self):
+        """What ``_parameter_constraints`` cannot express; every fit checks it, used or not."""
+        if self.n_jobs == 0:
+            raise InvalidParameterError(
+                f"The 'n_jobs' parameter of {type(self).__name__} must be an int other than 0 "
+                "or None. Got 0 instead."
+            )
+        self._q_range()
+        if (self.bptt_depth is not None and self.q_depth is not None
+                and self.q_depth >= self.bptt_depth):
+            raise ValueError(
+                f"q_depth ({self.q_depth}) must be smaller than bptt_depth ({self.bptt_depth}): "
+                "the deltas that Q measures must be backpropagated."
+            )
+        if self.gradient_regularization and self.bptt_depth is not None and self.q_depth is None:
+            raise ValueError("With bptt_depth set, set q_depth < bptt_depth as well.")
+
+    def _q_range(self):
+        """``(q_min, q_max)`` as floats, checked: two numbers, not NaN, q_min <= q_max."""
         try:
             q_min, q_max = (float(q) for q in self.q_range)
         except (TypeError, ValueError):
             raise ValueError(
                 f"q_range must be a pair of numbers (q_min, q_max), got {self.q_range!r}."
             ) from None
+        if np.isnan(q_min) or np.isnan(q_max):
+            raise ValueError(f"q_range must not contain NaN, got {self.q_range!r}.")
         if not q_min <= q_max:
             raise ValueError(f"q_range must have q_min <= q_max, got {self.q_range!r}.")
-        if self.bptt_depth is not None and self.q_depth is not None and self.q_depth >= self.bptt_depth:
-            raise ValueError(
-                f"q_depth ({self.q_depth}) must be smaller than bptt_depth ({self.bptt_depth}): "
-                "the deltas that Q measures must be backpropagated."
-            )
-        if self.bptt_depth is not None and self.q_depth is None:
-            raise ValueError("With bptt_depth set, set q_depth < bptt_depth as well.")
         return q_min, q_max
 
     # -- parameters as the fitted attributes ------------------------------
@@ -272,6 +285,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self : object
             The fitted estimator.
         """
+        self._check_params()
         warm = self.warm_start and hasattr(self, "recurrent_weights_")
         Xp, lengths, y, Y = self._training_arrays(X, y, reset=not warm)
         rng = check_random_state(self.random_state)
@@ -446,6 +460,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         :func:`sksgr.diagnostics.init_network`. Returns self.
         """
         self._validate_params()
+        self._check_params()
         Xp, _, _, _ = self._training_arrays(X, y, reset=True)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         coef = self._init_coef(seed, Xp.dtype)
@@ -460,6 +475,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         return self
 
     def _partial_fit(self, X, y, classes=None):
+        self._check_params()
         first = not hasattr(self, "recurrent_weights_")
         Xp, lengths, y, Y = self._training_arrays(X, y, reset=first, classes=classes,
                                                   partial=True)

@@ -5,6 +5,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils.extmath import softmax
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_array, column_or_1d
 
 from ._base import BaseSRN
@@ -223,6 +224,7 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         y = column_or_1d(y, warn=True)
+        assert_all_finite(y, input_name="y")  # before NumPy casts NaN to int with a warning
         check_classification_targets(y)
         if partial:  # classes are required on the first call, and must not change
             _check_partial_fit_first_call(self, classes)

@@ -395,3 +395,39 @@ def test_interrupt_is_noticed_after_a_bounded_amount_of_work(monkeypatch):
     clf = SRNClassifier(**FAST, early_stopping=True)
     with pytest.warns(UserWarning, match="kept the best validated weights so far"):
         clf.fit(X, y)
+
+
+# -- no silent coercions -----------------------------------------------------------
+
+@pytest.mark.parametrize("q_range", [(1, -1), (1,), (np.nan, 1), "ab"])
+def test_unused_parameters_are_validated_too(q_range):
+    X, y = _sign_task(n=30)
+    with pytest.raises(ValueError, match="q_range"):
+        SRNClassifier(**FAST, q_range=q_range).fit(X, y)  # gradient_regularization=False
+    with pytest.raises(ValueError, match="q_range"):
+        SRNClassifier(**FAST, q_range=q_range).partial_fit(X, y, classes=[0, 1])
+
+
+def test_n_jobs_zero_is_rejected_with_one_restart():
+    X, y = _sign_task(n=30)
+    with pytest.raises(InvalidParameterError, match="n_jobs"):
+        SRNRegressor(**FAST, n_jobs=0).fit(X, y.astype(float))
+
+
+def test_complex_values_in_a_list_of_sequences_are_an_error_not_a_warning():
+    X, y = _sign_task(n=4)
+    seqs = [X[0].astype(complex) + 1j, X[1][:4], X[2], X[3][:2]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="Complex data not supported"):
+            SRNClassifier(**FAST).fit(seqs, y)
+
+
+def test_classifier_nan_target_is_one_clear_error():
+    X, y = _sign_task(n=30)
+    y = y.astype(float)
+    y[3] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning beside the error
+        with pytest.raises(ValueError, match="Input y contains NaN"):
+            SRNClassifier(**FAST).fit(X, y)
