@@ -8,7 +8,7 @@ candidate minibatches used, median Q and spectral radius of the recurrent
 matrix at the end, and wall time. A second table follows Q, accuracy and the
 spectral radius over training (chunks of ``--chunk`` candidates) per variant.
 
-Default (the probe setting of DESIGN.md section 4b): temporal order, T = 60,
+Default (a setting where plain SGD is known to stall): temporal order, T = 60,
 learning rate 1e-3, momentum 0.9, minibatch 10, 100 hidden units, sigma 0.01
 with the recurrent matrix rescaled to spectral radius 0.95, 20,000 candidates
 per network, 3 seeds::

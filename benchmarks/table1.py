@@ -46,7 +46,7 @@ and temporal order 3-bit at T = 30 and 60, 4 networks per task, length and
 method, 8,000 candidate minibatches per network, 20k / 1k / 10k sequences,
 learning rate 1e-3, Pascanu et al.'s initialisation (sigma = 0.01, 15
 nonzeros per recurrent row, spectral radius 0.95). Why (measured with OFF,
-lr 1e-3, this init; DESIGN.md section 4b has the rest):
+lr 1e-3, this init):
 
 - the paper's literal init (sigma = 0.01 dense, spectral radius ~0.1) makes
   the gradient of the first step 1e-99 of the last at T = 100: nothing is
@@ -58,8 +58,8 @@ lr 1e-3, this init; DESIGN.md section 4b has the rest):
   T = 60 near chance (22-31 %);
 - adding and multiplication stay at the accuracy of predicting the mean
   (~15 % and ~18 % within 0.04) at T = 30 ... 60 after 5,000-8,000 updates,
-  so they would only cost time in a short run (DESIGN 4b: adding T = 30
-  needs lr 1e-2 and ~35,000 updates). Run them with e.g.
+  so they would only cost time in a short run (adding at T = 30 needed
+  lr 1e-2 and ~35,000 updates). Run them with e.g.
   ``--tasks adding multiplication --lengths 30 --learning-rate 1e-2
   --updates 40000``.
 
@@ -68,9 +68,11 @@ Default command, from the repository root after ``pip install ".[bench]"``
 
     python benchmarks/table1.py
 
-Measured wall time on the project's 2-core machine: 337 s (5.6 minutes:
-310 s of training, the 32 networks using 610 CPU seconds, then 26 s of
-figures); 375 s while another process shared the cores. The results are
+Measured wall time (the same figures as the README): 263-337 s on a 2-core
+machine with nothing else running (two runs, 2026-11-28; in the slower, 310 s
+of training, the 32 networks using 610 CPU seconds, then 26 s of figures);
+22 minutes from a fresh clone, install included, on a 2-core machine that
+another job was using at the same time. The results are
 deterministic (the same table on every run with the same flags). An ON
 network costs 1.2x an OFF one (validation included). The paper's budget, ``--full``
 (100,000 updates, T = 100 and 150, 10 networks, all four tasks, 160

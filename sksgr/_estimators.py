@@ -364,7 +364,7 @@ SRNClassifier.__doc__ = (
     >>> X = rng.normal(size=(200, 8, 1))
     >>> y = (X[:, 2, 0] > 0).astype(int)      # the sign at step 2
     >>> clf = SRNClassifier(n_hidden=16, sigma=0.3, learning_rate=0.01,
-    ...                     max_iter=50, random_state=0).fit(X, y)
+    ...                     max_iter=100, random_state=0).fit(X, y)
     >>> clf.score(X, y) > 0.9
     True
     >>> clf.predict_proba(X[:2]).shape
