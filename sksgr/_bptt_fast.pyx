@@ -133,7 +133,7 @@ cdef void _forward(const floating *X, Py_ssize_t T_all, Py_ssize_t F,
     cdef floating *zlast = work + L.zlast
     cdef const floating *bias = coef + L.b
     cdef floating *zt
-    cdef Py_ssize_t b, t, j
+    cdef Py_ssize_t b, t
     cdef int n
 
     for b in range(B):

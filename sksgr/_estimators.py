@@ -3,9 +3,9 @@
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
+from sklearn.utils import assert_all_finite
 from sklearn.utils.extmath import softmax
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
-from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_array, column_or_1d
 
 from ._base import BaseSRN

@@ -364,7 +364,7 @@ def test_norm_change_and_q_factor_through_the_public_api():
     from sksgr.diagnostics import norm_change, q_factor
 
     X, y = make_temporal_order(40, 15, random_state=0)
-    clf = SRNClassifier(n_hidden=10, sigma=0.3, max_iter=2, random_state=0).fit(X, y)
+    clf = SRNClassifier(n_hidden=10, sigma=0.3, max_iter=2, tol=None, random_state=0).fit(X, y)
     D = np.random.RandomState(0).normal(size=(10, 10))
     for depth in (None, 4):
         S, dS = norm_change(clf, X, y, D, depth=depth)

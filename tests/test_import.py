@@ -1,8 +1,6 @@
 """Importing sksgr from an unbuilt source tree says what to do."""
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import sksgr
@@ -10,7 +8,7 @@ import sksgr
 PKG = Path(sksgr.__file__).resolve().parent
 
 
-def test_unbuilt_source_tree_explains_itself(tmp_path):
+def test_unbuilt_source_tree_explains_itself(tmp_path, run_isolated):
     # a copy of the source tree without the compiled extension, as after a
     # fresh clone (or a non-editable `pip install .`, which builds elsewhere)
     tree = tmp_path / "clone"
@@ -19,10 +17,11 @@ def test_unbuilt_source_tree_explains_itself(tmp_path):
     shutil.copy(PKG.parent / "setup.py", tree / "setup.py")
     # Only the standard finders: an editable install of another sksgr tree in
     # this environment (setuptools' finder) would otherwise supply the extension.
-    code = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path "
-            "if 'editable' not in repr(f).lower()]; import sksgr")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tree,
-                          capture_output=True, text=True, timeout=60)
+    proc = run_isolated("""
+        import sys
+        sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+        import sksgr
+    """, cwd=tree)
     assert proc.returncode != 0
     assert "circular import" not in proc.stderr
     assert "source tree" in proc.stderr

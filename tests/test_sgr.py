@@ -119,7 +119,8 @@ def test_linear_ds_is_the_difference_of_s_with_activations_frozen():
         return total
 
     eps = 1e-6
-    fd = (S_frozen(params["W_rec"] + eps * direction) - S_frozen(params["W_rec"] - eps * direction)) / (2 * eps)
+    fd = (S_frozen(params["W_rec"] + eps * direction)
+          - S_frozen(params["W_rec"] - eps * direction)) / (2 * eps)
     _, dS, *_ = norm_change(X, Y, lengths, coef, direction, H, HEAD_IDENTITY, 0, False)
     assert dS == pytest.approx(fd, rel=1e-6)
 
@@ -204,7 +205,7 @@ def test_all_variants_train_and_regressor_too(selection, ds_mode, steer):
                         gradient_regularization=True, selection=selection, ds_mode=ds_mode,
                         steer=steer, random_state=0).fit(X, y)
     assert np.isfinite(clf.q_history_).any() and clf.n_updates_ > 0
-    reg = SRNRegressor(n_hidden=8, sigma=0.2, max_iter=2, gradient_regularization=True,
+    reg = SRNRegressor(n_hidden=8, sigma=0.2, max_iter=2, tol=None, gradient_regularization=True,
                        ds_mode=ds_mode, selection=selection, q_depth=5, random_state=0)
     reg.fit(X, y.astype(float))
     assert reg.n_candidates_ == 60

@@ -5,10 +5,6 @@ The crash reproductions run in a subprocess: without the checks they read past
 the weight and workspace arrays and can kill the interpreter.
 """
 
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 
@@ -24,13 +20,8 @@ y = X[:, :, 0].sum(1)
 """
 
 
-def _run_isolated(code):
-    """Run ``code`` after SETUP in a fresh interpreter; return the completed process."""
-    return subprocess.run([sys.executable, "-c", SETUP + textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=120)
-
-
 def _data():
+    """The data of the issue (the ``issue_data`` fixture), for module-scoped fixtures."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 10, 3))
     return X, X[:, :, 0].sum(1), (X[:, :, 1].mean(1) > 0).astype(int)
@@ -39,12 +30,12 @@ def _data():
 @pytest.fixture(scope="module")
 def regressor():
     X, y, _ = _data()
-    with pytest.warns(Warning):  # max_iter=3 does not converge
+    with pytest.warns(Warning, match="maximum iterations"):  # max_iter=3 on purpose
         return SRNRegressor(n_hidden=16, max_iter=3, random_state=0).fit(X, y)
 
 
-def test_predict_uses_the_fitted_size_whatever_n_hidden_says():
-    proc = _run_isolated("""
+def test_predict_uses_the_fitted_size_whatever_n_hidden_says(run_isolated):
+    proc = run_isolated(setup=SETUP, code="""
         import warnings
         warnings.simplefilter("ignore")
         r = SRNRegressor(n_hidden=16, max_iter=3, random_state=0).fit(X, y)
@@ -93,8 +84,8 @@ def test_warm_start_after_changing_n_hidden_says_what_is_wrong(regressor):
         clf.partial_fit(X, y > 0)
 
 
-def test_kernels_reject_arrays_of_the_wrong_size_without_crashing():
-    proc = _run_isolated("""
+def test_kernels_reject_arrays_of_the_wrong_size_without_crashing(run_isolated):
+    proc = run_isolated(setup=SETUP, code="""
         from sksgr._bptt_fast import HEAD_IDENTITY
         X = np.ascontiguousarray(X[:20])
         lengths = np.full(20, 10, dtype=np.int32)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "table1.py"
 
@@ -94,6 +93,7 @@ def _check_csv(path, methods):
     return rows
 
 
+@pytest.mark.slow
 def test_table1_off_end_to_end(tmp_path):
     proc = _run([*TINY, "--methods", "off", "--no-figures"], tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -105,6 +105,7 @@ def test_table1_off_end_to_end(tmp_path):
     assert len(re.findall(r"^\[\s*\d+/8\]", proc.stdout, flags=re.MULTILINE)) == 8
 
 
+@pytest.mark.slow
 def test_table1_off_on_end_to_end(tmp_path):
     pytest.importorskip("matplotlib")
     proc = _run(TINY, tmp_path)
@@ -150,6 +151,7 @@ def test_table1_parse_args_full_budget():
                 for s in ("train", "val", "test")}) == 24
 
 
+@pytest.mark.slow
 @pytest.mark.dask
 def test_table1_on_a_dask_local_cluster(tmp_path):
     pytest.importorskip("distributed")
