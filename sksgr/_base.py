@@ -1,7 +1,9 @@
 """What SRNClassifier and SRNRegressor share: parameters, fit, restarts, prediction."""
 
+import copy
 import warnings
 from abc import ABCMeta, abstractmethod
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,6 +20,8 @@ from ._init import WEIGHT_ATTRIBUTES, init_coef, pack, unpack, weight_shapes
 from ._sequences import SEQUENCES, check_sequences
 from ._training import (
     BLOWUP_FACTOR,
+    SGRConfig,
+    TrainingConfig,
     TrainingData,
     single_blas_thread,
     stop_on_sigint,
@@ -167,20 +171,26 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
     def _split_validation(self, y, rng):
         """Indices (train, validation) of the internal validation split."""
 
-    def _sgr_kernel_args(self, dtype, n_params):
-        """Keyword arguments of the training kernel for the gradient regularization."""
-        if not self.gradient_regularization:
-            return {}
-        q_min, q_max = self._q_range()
-        return dict(
-            sgr=True,
-            selection=(_bptt_fast.SELECT_EXAMPLE if self.selection == "example"
-                       else _bptt_fast.SELECT_MINIBATCH),
-            exact=self.ds_mode == "exact", q_min=q_min, q_max=q_max,
-            ds_max=self.ds_max or 0.0, q_depth=self.q_depth or 0,
-            max_skips=self.max_skips or 0, ds_momentum=self.ds_momentum,
-            steer_q=self.steer == "dQ",
-            best_grad=np.zeros(n_params, dtype=dtype), guard_state=np.zeros(2),
+    def _training_config(self, n_hidden):
+        """The estimator's training settings as the plain configuration of the loop."""
+        sgr = None
+        if self.gradient_regularization:
+            q_min, q_max = self._q_range()
+            sgr = SGRConfig(
+                selection=(_bptt_fast.SELECT_EXAMPLE if self.selection == "example"
+                           else _bptt_fast.SELECT_MINIBATCH),
+                exact=self.ds_mode == "exact", q_min=q_min, q_max=q_max,
+                ds_max=self.ds_max or 0.0, q_depth=self.q_depth or 0,
+                max_skips=self.max_skips or 0, ds_momentum=self.ds_momentum,
+                steer_q=self.steer == "dQ",
+            )
+        return TrainingConfig(
+            n_hidden=n_hidden, head=self._head, learning_rate=self.learning_rate,
+            momentum=self.momentum, nesterov=self.nesterov, alpha=self.alpha,
+            batch_size=self.batch_size, shuffle=self.shuffle, bptt_depth=self.bptt_depth,
+            clip_norm=self.clip_norm, max_candidates=self.max_updates,
+            validation_interval=self.validation_interval, tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change, verbose=self.verbose, sgr=sgr,
         )
 
     def _check_params(self):
@@ -302,15 +312,16 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
                 "Set early_stopping=True to use them for validation."
             )
         data = _training_data(Xp, lengths, Y)
+        validation = None
         if X_val is not None:
-            data.X_val, data.y_val = X_val, y_val
             Xv, _ = check_sequences(self, X_val, reset=False)
             self._encode_targets(y_val, reset=False)
             _check_lengths(Xv, y_val, "X_val", "y_val")
+            validation = X_val, y_val
         elif self.early_stopping:
             train, val = self._split_validation(y, rng)
             data.train_idx = train.astype(np.intp)
-            data.X_val, data.y_val = _nan_padded(Xp[val], lengths[val]), y[val]
+            validation = _nan_padded(Xp[val], lengths[val]), y[val]
 
         if warm:
             starts = [(self._warm_coef(), self._warm_velocity(Xp.dtype))]
@@ -319,7 +330,8 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_restarts)
             starts = [(self._init_coef(seed, Xp.dtype), None) for seed in seeds]
             starts = [(c, np.zeros_like(c)) for c, _ in starts]
-        self._run(data, starts, seeds, max_epochs=self.max_iter, warm=warm)
+        self._run(data, starts, seeds, max_epochs=self.max_iter, warm=warm,
+                  validation=validation)
         return self
 
     def _warm_coef(self):
@@ -358,16 +370,22 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             rng=np.random.RandomState(seed), dtype=dtype,
         )
 
-    def _run(self, data, starts, seeds, *, max_epochs, warm):
-        """Train one network per start (in parallel) and keep the best."""
-        scorer = check_scoring(self, scoring=self.scoring) if data.X_val is not None else None
+    def _run(self, data, starts, seeds, *, max_epochs, warm, validation=None):
+        """Train one network per start (in parallel) and keep the best.
+
+        ``validation``: ``(X_val, y_val)`` scored with ``scoring``, or None.
+        """
+        config = self._training_config(self._sizes[1])
+        score = None
+        if validation is not None:
+            score = _ValidationScore(self, check_scoring(self, scoring=self.scoring), *validation)
         many = len(starts) > 1
         # One BLAS thread per network, whatever n_jobs: the GEMMs are small,
         # parallelism comes from restarts, and results do not depend on n_jobs.
         with single_blas_thread(), stop_on_sigint() as flag:
             results = Parallel(n_jobs=self.n_jobs if many else 1, prefer="threads")(
                 delayed(train_network)(
-                    self, data, start, seed, scorer=scorer, max_epochs=max_epochs,
+                    config, data, start, seed, score=score, max_epochs=max_epochs,
                     stop_flag=flag, label=f"[restart {i}] " if many else "",
                 )
                 for i, (start, seed) in enumerate(zip(starts, seeds))
@@ -376,7 +394,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         best = results[int(np.argmax(scores))]
         self._set_coef(best.coef)
         self._velocity = best.velocity
-        validated = data.X_val is not None
+        validated = validation is not None
         self.restart_scores_ = scores
         # a warm fit (warm_start, partial_fit) adds to the records of the earlier ones
         keep = warm and hasattr(self, "loss_curve_")
@@ -518,6 +536,58 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         tags.input_tags.three_d_array = True
         tags.input_tags.allow_nan = False
         return tags
+
+
+# -- the internal interface of the other modules (diagnostics) to a network ------
+# Only the estimator modules touch an estimator's private members; the others
+# go through these functions.
+
+@dataclass(frozen=True)
+class FittedNetwork:
+    """A fitted network as the kernels take it."""
+
+    coef: np.ndarray  # flat parameters, from the weight attributes (checked, finite)
+    n_features: int
+    n_hidden: int
+    n_outputs: int
+    head: int  # _bptt_fast.HEAD_SOFTMAX or HEAD_IDENTITY
+
+
+def fitted_network(estimator):
+    """The :class:`FittedNetwork` of a fitted estimator, read from its weight attributes."""
+    check_is_fitted(estimator, "recurrent_weights_")
+    F, H, O = estimator._fitted_sizes()
+    coef = estimator._get_coef()
+    if not np.isfinite(coef).all():
+        raise ValueError(f"The weights of this {type(estimator).__name__} are not finite.")
+    return FittedNetwork(coef, F, H, O, estimator._head)
+
+
+def kernel_targets(estimator, y):
+    """``(y, Y)``: ``y`` validated for the fitted estimator and the kernel targets ``Y`` (n, O)."""
+    return estimator._encode_targets(y, reset=False)
+
+
+def initialized_network(estimator, X, y):
+    """``estimator`` (modified) validated on ``(X, y)`` with its initial weights, untrained."""
+    return estimator._initialize(X, y)
+
+
+class _ValidationScore:
+    """``score(coef)`` of the training loop: the scorer on a copy carrying ``coef``.
+
+    A picklable object (not a closure), so that restarts can run on any
+    joblib backend.
+    """
+
+    def __init__(self, estimator, scorer, X_val, y_val):
+        self.estimator = copy.copy(estimator)
+        self.scorer, self.X_val, self.y_val = scorer, X_val, y_val
+
+    def __call__(self, coef):
+        net = copy.copy(self.estimator)  # one per call: restarts may score in parallel
+        net._set_coef(coef)
+        return float(self.scorer(net, self.X_val, self.y_val))
 
 
 def _training_data(Xp, lengths, Y):

@@ -3,9 +3,13 @@
 The kernel runs many minibatches without the GIL; this loop only cuts the
 epochs into chunks (up to the next validation), validates, keeps the best
 weights, stops early, and notices divergence and Ctrl-C between chunks.
+
+It knows nothing of the estimators: it takes a plain :class:`TrainingConfig`,
+the arrays (:class:`TrainingData`), a start ``(coef, velocity)`` and, for
+validation, a ``score(coef)`` callback (as scikit-learn's ``_plain_sgd``
+takes its validation callback).
 """
 
-import copy
 import ctypes
 import signal
 import threading
@@ -171,8 +175,57 @@ class TrainingData:
     lengths: np.ndarray  # (n,) int32
     Y: np.ndarray  # (n, O) kernel targets (one-hot or regression targets)
     train_idx: np.ndarray  # indices of the training sequences (intp)
-    X_val: object = None  # validation input for the scorer, or None
-    y_val: object = None
+
+
+@dataclass(frozen=True)
+class SGRConfig:
+    """Settings of the sampling-based gradient regularization, as the kernel takes them."""
+
+    selection: int = _bptt_fast.SELECT_MINIBATCH
+    exact: bool = False
+    q_min: float = -1.0
+    q_max: float = 1.0
+    ds_max: float = 0.0  # 0: no cap
+    q_depth: int = 0  # 0: whole sequences
+    max_skips: int = 0  # 0: no guard
+    ds_momentum: bool = True
+    steer_q: bool = False
+
+    def kernel_args(self, dtype, n_params):
+        """Keyword arguments of ``train_minibatches``, with fresh guard buffers."""
+        return dict(
+            sgr=True, selection=self.selection, exact=self.exact, q_min=self.q_min,
+            q_max=self.q_max, ds_max=self.ds_max, q_depth=self.q_depth,
+            max_skips=self.max_skips, ds_momentum=self.ds_momentum, steer_q=self.steer_q,
+            best_grad=np.zeros(n_params, dtype=dtype), guard_state=np.zeros(2),
+        )
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Everything the training loop needs to know, as plain values.
+
+    ``head`` is ``_bptt_fast.HEAD_SOFTMAX`` or ``HEAD_IDENTITY``; ``None``
+    means "not set" for ``bptt_depth``, ``clip_norm``, ``max_candidates``,
+    ``validation_interval`` and ``tol`` (as the estimators' parameters).
+    """
+
+    n_hidden: int
+    head: int
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    nesterov: bool = False
+    alpha: float = 0.0
+    batch_size: int = 10
+    shuffle: bool = True
+    bptt_depth: int = None
+    clip_norm: float = None
+    max_candidates: int = None  # candidate minibatches, skipped SGR candidates included
+    validation_interval: int = None  # candidates between validations; None: every epoch
+    tol: float = None
+    n_iter_no_change: int = 10
+    verbose: int = 0
+    sgr: SGRConfig = None  # None: no gradient regularization
 
 
 @dataclass
@@ -208,76 +261,91 @@ class TrainingResult:
         return score if np.isfinite(score) else -np.inf
 
 
-def train_network(estimator, data, start, seed, **kwargs):
+def should_stop(values, *, tol, n_iter_no_change):
+    """Whether training stops after the checks ``values`` (greater is better).
+
+    One criterion for the validation scores and for the training losses
+    (pass ``-loss``), scikit-learn MLP's: a check that does not beat the best
+    value before it by ``tol`` counts as no improvement, any other resets the
+    count, and training stops once the count exceeds ``n_iter_no_change``.
+    ``tol=None`` never stops. A NaN value counts as no improvement.
+    """
+    if tol is None:
+        return False
+    best, count = -np.inf, 0
+    for value in values:
+        count = 0 if value >= best + tol else count + 1
+        if value > best:
+            best = value
+    return count > n_iter_no_change
+
+
+def train_network(config, data, start, seed, **kwargs):
     """Train one network from ``start = (coef, velocity)`` (see ``_train_network``).
 
     Runs with one BLAS thread in the thread that runs it (a joblib worker).
     """
     with single_blas_thread(nested=True):
-        return _train_network(estimator, data, start, seed, **kwargs)
+        return _train_network(config, data, start, seed, **kwargs)
 
 
-def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
-                   stop_flag=None, label=""):
-    """Train one network from ``start = (coef, velocity)``.
+def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_flag=None,
+                   label=""):
+    """Train one network from ``start = (coef, velocity)`` with the settings ``config``.
 
     ``start`` is a tuple on purpose: joblib's dask backend scatters large
     weak-referenceable arguments (arrays) to a single worker, and loses them
     if that worker dies; a tuple travels with its task and is recomputed.
 
-    ``estimator`` supplies the hyperparameters and, through a shallow copy
-    carrying the current weights, the validation ``scorer``. Returns a
+    ``score(coef)``, if given, is the validation score (greater is better) of
+    the network with parameters ``coef``; it is called every
+    ``config.validation_interval`` candidates (or every epoch), and the best
+    validated network is the one returned. ``stop_flag.is_set()`` is polled
+    between chunks of about ``WORK_PER_CHUNK`` of work. Returns a
     :class:`TrainingResult` whose ``coef`` is the best validated state when
-    there is validation data, the last finite state otherwise.
+    there is a ``score``, the last state otherwise (see ``_after_divergence``
+    for what a divergence keeps).
     """
-    est = estimator
+    cfg = config
     coef, velocity = (np.array(a, copy=True) for a in start)
     rng = np.random.RandomState(seed)
     X, lengths, Y = data.X, data.lengths, data.Y
     n_train = len(data.train_idx)
-    H, O = est.n_hidden, Y.shape[1]
-    batch_size = min(est.batch_size, n_train)
-    sgr = est._sgr_kernel_args(X.dtype, coef.size)
+    H, O = cfg.n_hidden, Y.shape[1]
+    batch_size = min(cfg.batch_size, n_train)
+    sgr = cfg.sgr.kernel_args(X.dtype, coef.size) if cfg.sgr is not None else {}
     work = np.empty(
         _bptt_fast.workspace_size(batch_size, X.shape[1], X.shape[2], H, O, bool(sgr)),
         dtype=X.dtype,
     )
     chunk = chunk_length(X.shape[1], batch_size, X.shape[2], H, O, bool(sgr))
-    validate = data.X_val is not None
-    interval = est.validation_interval if validate else None
-    tol = est.tol
-    head = est._head
-    depth = est.bptt_depth or 0
-    max_updates = est.max_updates
-    proxy = copy.copy(est)
+    validate = score is not None
+    interval = cfg.validation_interval if validate else None
+    depth = cfg.bptt_depth or 0
+    max_candidates = cfg.max_candidates
     start_coef = coef.copy()
     max_abs_weight = BLOWUP_FACTOR * max(1.0, float(np.max(np.abs(coef), initial=0.0)),
                                          float(np.max(np.abs(Y), initial=0.0)))
 
     result = TrainingResult(coef=coef, velocity=velocity)
     best_coef = None
-    best_loss, no_improvement = np.inf, 0
     since_check = 0
     stop = False
 
     def check():
-        nonlocal best_coef, no_improvement, stop
-        proxy._set_coef(coef)
-        score = float(scorer(proxy, data.X_val, data.y_val))
-        result.validation_scores.append(score)
-        if tol is not None and score < result.best_validation_score + tol:
-            no_improvement += 1
-        else:
-            no_improvement = 0
-        if score > result.best_validation_score or best_coef is None:
-            result.best_validation_score = score
+        nonlocal best_coef, stop
+        value = float(score(coef))
+        if value > result.best_validation_score or best_coef is None:
+            result.best_validation_score = value
             best_coef = coef.copy()
-        if tol is not None and no_improvement >= est.n_iter_no_change:
+        result.validation_scores.append(value)
+        if should_stop(result.validation_scores, tol=cfg.tol,
+                       n_iter_no_change=cfg.n_iter_no_change):
             result.converged = stop = True
 
     for _ in range(max_epochs):
         tic = time.perf_counter()
-        order = data.train_idx[rng.permutation(n_train)] if est.shuffle else data.train_idx
+        order = data.train_idx[rng.permutation(n_train)] if cfg.shuffle else data.train_idx
         starts = np.append(np.arange(0, n_train, batch_size), n_train).astype(np.intp)
         n_batches = len(starts) - 1
         losses = np.empty(n_batches)
@@ -286,16 +354,16 @@ def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
             m = min(n_batches - k, chunk)
             if interval is not None:
                 m = min(m, interval - since_check)
-            if max_updates is not None:
-                m = min(m, max_updates - result.n_candidates)
+            if max_candidates is not None:
+                m = min(m, max_candidates - result.n_candidates)
             history = {}
             if sgr:
                 history = dict(q_history=np.empty(m), ds_history=np.empty(m),
                                used_history=np.zeros(m, dtype=np.int8))
             done = _bptt_fast.train_minibatches(
                 X, Y, lengths, order, starts[k : k + m + 1], coef, velocity, work, losses[k:],
-                H, head, depth, est.learning_rate, est.momentum, est.nesterov, est.alpha,
-                est.clip_norm or 0.0, max_abs_weight, **sgr, **history,
+                H, cfg.head, depth, cfg.learning_rate, cfg.momentum, cfg.nesterov, cfg.alpha,
+                cfg.clip_norm or 0.0, max_abs_weight, **sgr, **history,
             )
             k += done
             since_check += done
@@ -313,7 +381,7 @@ def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
             if interval is not None and since_check >= interval:
                 since_check = 0
                 check()
-            if max_updates is not None and result.n_candidates >= max_updates:
+            if max_candidates is not None and result.n_candidates >= max_candidates:
                 stop = True
             if stop_flag is not None and stop_flag.is_set():
                 result.interrupted = stop = True
@@ -323,13 +391,10 @@ def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
         result.loss_curve.append(float(losses[:k].mean()))
         if validate and interval is None and result.diverged_at is None:
             check()
-        elif not validate and tol is not None:
-            loss = result.loss_curve[-1]
-            no_improvement = no_improvement + 1 if loss > best_loss - tol else 0
-            best_loss = min(best_loss, loss)
-            if no_improvement > est.n_iter_no_change:
-                result.converged = stop = True
-        if est.verbose:
+        elif not validate and should_stop([-loss for loss in result.loss_curve], tol=cfg.tol,
+                                          n_iter_no_change=cfg.n_iter_no_change):
+            result.converged = stop = True
+        if cfg.verbose:
             rate = k / max(time.perf_counter() - tic, 1e-12)
             val = (f", validation score = {result.validation_scores[-1]:.6f}"
                    if result.validation_scores else "")
@@ -349,7 +414,7 @@ def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
         result.coef = best_coef
         result.velocity = np.zeros_like(velocity)
     if result.diverged_at is not None:
-        _after_divergence(result, start_coef, data, H, head, est.alpha)
+        _after_divergence(result, start_coef, data, H, cfg.head, cfg.alpha)
     return result
 
 

@@ -42,7 +42,7 @@ attributes take effect.
 """
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sklearn.base import clone
@@ -50,6 +50,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from . import _bptt_fast
+from ._base import fitted_network, initialized_network, kernel_targets
 from ._sequences import check_sequences
 
 __all__ = [
@@ -116,7 +117,7 @@ def init_network(estimator, X, y, *, random_state=None):
     net = clone(estimator)
     if random_state is not None:
         net.set_params(random_state=random_state)
-    return net._initialize(X, y)
+    return initialized_network(net, X, y)
 
 
 # -----------------------------------------------------------------------------
@@ -187,7 +188,7 @@ def _inputs(estimator, X, y):
     """Validated float64 kernel inputs for a fitted estimator."""
     check_is_fitted(estimator, "recurrent_weights_")
     Xp, lengths = check_sequences(estimator, X, reset=False)
-    y, Y = estimator._encode_targets(y, reset=False)
+    y, Y = kernel_targets(estimator, y)
     if len(y) != len(Xp):
         raise ValueError(
             f"X and y have inconsistent numbers of samples: {len(Xp)} sequences and "
@@ -203,11 +204,10 @@ def _trimmed(Xp, lengths, Y):
     return Xp, np.ascontiguousarray(lengths, dtype=np.int32), Y
 
 
-def _coef64(estimator):
-    coef = np.ascontiguousarray(estimator._get_coef(), dtype=np.float64)
-    if not np.isfinite(coef).all():
-        raise ValueError(f"The weights of this {type(estimator).__name__} are not finite.")
-    return coef
+def _network64(estimator):
+    """The fitted network, its parameters in float64."""
+    net = fitted_network(estimator)
+    return replace(net, coef=np.ascontiguousarray(net.coef, dtype=np.float64))
 
 
 def _measure(estimator, Xp, lengths, Y, *, activations=False):
@@ -219,8 +219,8 @@ def _measure(estimator, Xp, lengths, Y, *, activations=False):
 
 def _measure_blocks(estimator, Xp, lengths, Y, activations):
     n, T, F = Xp.shape
-    H = estimator.n_hidden
-    coef = _coef64(estimator)
+    net = _network64(estimator)
+    H, coef = net.n_hidden, net.coef
     grad = np.empty_like(coef)
     W_in = estimator.input_weights_.astype(np.float64)
     W_rec = estimator.recurrent_weights_.astype(np.float64)
@@ -235,7 +235,7 @@ def _measure_blocks(estimator, Xp, lengths, Y, activations):
         X_b, L_b, Y_b = Xp[part], lengths[part], Y[part]
         m = len(X_b)
         loss_b, Z, D = _bptt_fast.forward_backward(
-            X_b, Y_b, L_b, coef, grad, H, estimator._head, 0, 0.0, True
+            X_b, Y_b, L_b, coef, grad, H, net.head, 0, 0.0, True
         )
         loss += loss_b * m
         # Per (step, sequence) norms; deltas of the sequence's own loss (E is the block mean).
@@ -513,15 +513,16 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
 
 def _norm_change(estimator, X, y, direction, depth, exact):
     Xp, lengths, Y = _inputs(estimator, X, y)
-    H = estimator.recurrent_weights_.shape[0]
+    net = _network64(estimator)
+    H = net.n_hidden
     direction = np.ascontiguousarray(direction, dtype=np.float64)
     if direction.shape != (H, H):
         raise ValueError(f"direction must have shape ({H}, {H}), got {direction.shape}.")
     if depth is not None and (int(depth) != depth or depth < 1):
         raise ValueError(f"depth must be a positive integer or None, got {depth!r}.")
     with threadpool_limits(limits=1, user_api="blas"):
-        return _bptt_fast.norm_change(Xp, Y, lengths, _coef64(estimator), direction, H,
-                                      estimator._head, int(depth or 0), exact)
+        return _bptt_fast.norm_change(Xp, Y, lengths, net.coef, direction, H, net.head,
+                                      int(depth or 0), exact)
 
 
 def norm_change(estimator, X, y, direction, *, depth=None, mode="exact"):
@@ -587,5 +588,5 @@ def q_factor(estimator, X, y, *, depth=None):
     >>> q_factor(net, X, y) > 10      # the paper's init: the gradient vanishes
     True
     """
-    H = estimator.recurrent_weights_.shape[0]
+    H = fitted_network(estimator).n_hidden
     return float(_norm_change(estimator, X, y, np.zeros((H, H)), depth, False)[2])
