@@ -54,7 +54,7 @@ def train_one(variant, seed, data, args):
     params = dict(
         n_hidden=args.n_hidden, sigma=args.sigma, spectral_radius=args.spectral_radius,
         learning_rate=args.learning_rate, momentum=0.9, batch_size=10, max_iter=10**6,
-        tol=None, max_updates=args.chunk, warm_start=True,
+        tol=None, max_candidates=args.chunk, warm_start=True,
         random_state=np.random.RandomState(seed), **VARIANTS[variant],
     )
     if params.get("gradient_regularization") and args.q_depth is not None:

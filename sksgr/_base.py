@@ -1,12 +1,15 @@
 """What SRNClassifier and SRNRegressor share: parameters, fit, restarts, prediction."""
 
 import copy
+import os
+import sys
 import warnings
 from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
+import sklearn.base
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -32,9 +35,20 @@ from ._training import (
 # are chosen so that (T + 1) * block * n_hidden values fit in it).
 _PREDICT_BLOCK_BYTES = 32 * 2**20
 
-# Training warnings point at the caller of fit / partial_fit:
-# _warn_about < _run < fit's wrapper or _partial_fit < fit or partial_fit < caller
-_USER_FRAME = 5
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller_stacklevel():
+    """``stacklevel`` for a warning issued by the caller of this function that points
+    at the first frame outside sksgr and scikit-learn's fit wrapper (the user's
+    call of ``fit`` or ``partial_fit``, or a meta-estimator's)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (
+        os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _PACKAGE_DIR
+        or frame.f_code.co_filename == sklearn.base.__file__
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class BaseSRN(BaseEstimator, metaclass=ABCMeta):
@@ -55,7 +69,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "max_updates": [Interval(Integral, 1, None, closed="left"), None],
+        "max_candidates": [Interval(Integral, 1, None, closed="left"), None],
         "validation_interval": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left"), None],
         "early_stopping": ["boolean"],
@@ -94,7 +108,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         batch_size=10,
         shuffle=True,
         max_iter=200,
-        max_updates=None,
+        max_candidates=None,
         validation_interval=None,
         tol=1e-4,
         early_stopping=False,
@@ -129,7 +143,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.max_iter = max_iter
-        self.max_updates = max_updates
+        self.max_candidates = max_candidates
         self.validation_interval = validation_interval
         self.tol = tol
         self.early_stopping = early_stopping
@@ -188,7 +202,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             n_hidden=n_hidden, head=self._head, learning_rate=self.learning_rate,
             momentum=self.momentum, nesterov=self.nesterov, alpha=self.alpha,
             batch_size=self.batch_size, shuffle=self.shuffle, bptt_depth=self.bptt_depth,
-            clip_norm=self.clip_norm, max_candidates=self.max_updates,
+            clip_norm=self.clip_norm, max_candidates=self.max_candidates,
             validation_interval=self.validation_interval, tol=self.tol,
             n_iter_no_change=self.n_iter_no_change, verbose=self.verbose, sgr=sgr,
         )
@@ -274,7 +288,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
 
     # -- fitting ------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, X_val=None, y_val=None):
+    def fit(self, X, y, *, X_val=None, y_val=None):
         """Fit the network to sequences ``X`` and targets ``y``.
 
         Parameters
@@ -421,7 +435,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             what = ("the best validated weights so far" if best.validation_scores
                     else "the last weights")
             warnings.warn(f"{name}: training interrupted by user; kept {what}.",
-                          stacklevel=_USER_FRAME)
+                          stacklevel=_caller_stacklevel())
         diverged = [r for r in results if r.diverged_at is not None]
         if diverged:
             r = best if best.diverged_at is not None else diverged[0]
@@ -442,16 +456,16 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
                 "Try a smaller learning_rate, a smaller sigma or spectral_radius, clip_norm, "
                 "or alpha > 0.",
                 ConvergenceWarning,
-                stacklevel=_USER_FRAME,
+                stacklevel=_caller_stacklevel(),
             )
         if (best.diverged_at is None and not best.converged and not best.interrupted
                 and best.n_iter >= max_epochs and self.tol is not None
-                and self.max_updates is None and max_epochs > 1):
+                and self.max_candidates is None and max_epochs > 1):
             warnings.warn(
                 f"{name}: maximum iterations ({max_epochs}) reached and the optimization "
                 "hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=_USER_FRAME,
+                stacklevel=_caller_stacklevel(),
             )
 
     def _training_arrays(self, X, y, *, reset, classes=None, partial=False):

@@ -1,7 +1,7 @@
 """SRNClassifier and SRNRegressor: simple recurrent networks (tanh Elman RNNs)."""
 
 import numpy as np
-from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import assert_all_finite
 from sklearn.utils.extmath import softmax
@@ -42,11 +42,15 @@ _PARAMETERS = """
         Shuffle the training sequences before each epoch.
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
-    max_updates : int, default=None
-        If set, training also stops after this many minibatches.
+    max_candidates : int, default=None
+        If set, training also stops after this many candidate minibatches:
+        every minibatch whose gradient was computed, including those the
+        gradient regularization skipped (``n_updates_`` counts the updates
+        applied; without regularization the two are equal).
     validation_interval : int, default=None
-        With validation data, validate every this many updates (the paper
-        validates every 50); ``None`` validates at the end of each epoch.
+        With validation data, validate every this many candidate minibatches
+        (the paper validates every 50); ``None`` validates at the end of each
+        epoch.
     tol : float or None, default=1e-4
         Training stops when the validation score (with validation) or the
         epoch's training loss (without) has not improved by ``tol`` for
@@ -94,6 +98,7 @@ _PARAMETERS = """
         the recurrent weights decide whether it is applied. ``False`` is the
         paper's "OFF" row.
     q_range : (float, float), default=(-1.0, 1.0)
+        Only used when ``gradient_regularization=True``.
         The safe range [Q_min, Q_max] (paper: [-1, 1]). Inside it every
         candidate is used. Above it (Q > Q_max: the gradient vanishes) only
         candidates with dS > 0 are used; below it (exploding) only dS < 0.
@@ -101,32 +106,39 @@ _PARAMETERS = """
         the other way round, which contradicts the text and the definition of
         Q.
     ds_mode : {{"linear", "exact"}}, default="linear"
+        Only used when ``gradient_regularization=True``.
         "linear": the paper's Lemma 1, activation derivatives held fixed.
         "exact": the true directional derivative of S (tangent forward and
         backward passes, including f'' and the output layer).
     ds_max : float, default=None
+        Only used when ``gradient_regularization=True``.
         Skip candidates with ``|dS| > ds_max * S`` (the paper's advice to skip
         large leaps), relative to S so that it does not depend on the loss
         scale.
     q_depth : int, default=None
+        Only used when ``gradient_regularization=True``.
         Depth h of Q and S; ``None`` uses each whole sequence; a sequence
         shorter than h + 1 uses its own length - 1. Must be smaller than
         ``bptt_depth`` when that is set.
     selection : {{"minibatch", "example"}}, default="minibatch"
+        Only used when ``gradient_regularization=True``.
         "minibatch": Algorithm 1 on whole minibatches. "example": each
         sequence of the candidate is judged by its own Q and its own
         contribution to dS, and the update uses the mean gradient of the
         accepted ones (a candidate with none accepted is skipped).
     max_skips : int or None, default=10
+        Only used when ``gradient_regularization=True``.
         Guard against starvation: after this many consecutive skipped
         candidates, the most favourable of them (largest dS when vanishing,
         smallest when exploding) is applied. ``None``: Algorithm 1 as is.
     ds_momentum : bool, default=True
+        Only used when ``gradient_regularization=True``.
         Whether the candidate step along which dS is taken includes the
         momentum term (``momentum * v - learning_rate * g``) or is the
         gradient step ``-learning_rate * g`` alone. Either way it is the
         signed step, after clipping.
     steer : {{"dS", "dQ"}}, default="dS"
+        Only used when ``gradient_regularization=True``.
         What the rule steers: the long-term norm S by the sign of dS (the
         paper), or Q itself by its first-order change
         ``dQ ~ dE/E - dS/S`` (E = 0.5 ||delta(T)||^2): a step may lower the
@@ -163,7 +175,7 @@ _ATTRIBUTES = """
         Weight updates applied.
     n_candidates_ : int
         Candidate minibatches processed (equals ``n_updates_`` without
-        gradient regularization). ``max_updates`` and ``validation_interval``
+        gradient regularization). ``max_candidates`` and ``validation_interval``
         count candidates.
     q_history_ : ndarray of shape (n_candidates_,) or None
         With gradient regularization, the Q of every candidate minibatch (the
@@ -250,6 +262,7 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
     def _n_fitted_outputs(self):
         return len(self.classes_)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
         """One epoch of training on ``(X, y)``, continuing the current network.
 
@@ -266,8 +279,6 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
         -------
         self : object
         """
-        if not hasattr(self, "recurrent_weights_"):
-            self._validate_params()
         return self._partial_fit(X, y, classes=classes)
 
     def decision_function(self, X):
@@ -324,6 +335,7 @@ class SRNRegressor(RegressorMixin, BaseSRN):
     def _n_fitted_outputs(self):
         return self.n_outputs_
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y):
         """One epoch of training on ``(X, y)``, continuing the current network.
 
@@ -331,8 +343,6 @@ class SRNRegressor(RegressorMixin, BaseSRN):
         -------
         self : object
         """
-        if not hasattr(self, "recurrent_weights_"):
-            self._validate_params()
         return self._partial_fit(X, y)
 
     def predict(self, X):

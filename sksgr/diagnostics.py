@@ -331,7 +331,7 @@ class Dynamics:
     ----------
     updates : ndarray of shape (n_records,)
         Minibatches processed before each record (``0, every, 2 every, ...``
-        and ``n_updates``): the training clock that ``max_updates`` counts.
+        and ``n_updates``): the training clock that ``max_candidates`` counts.
         Without gradient regularization every minibatch is an update.
     applied : ndarray of shape (n_records,)
         Weight updates applied before each record (``n_updates_``); smaller
@@ -382,7 +382,7 @@ def _spectral_radius(W):
 _SATURATED = float(np.arctanh(np.sqrt(0.9)))
 
 # Parameters record_dynamics sets on its copy while training (and restores).
-_CHUNK_PARAMS = ("warm_start", "max_updates", "max_iter", "tol", "early_stopping",
+_CHUNK_PARAMS = ("warm_start", "max_candidates", "max_iter", "tol", "early_stopping",
                  "random_state")
 
 
@@ -390,7 +390,7 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
     """Train a copy of ``estimator`` and record its internal dynamics (paper Fig. 2).
 
     The copy starts from :func:`init_network` and is trained with the public
-    API, ``fit`` with ``warm_start=True`` and ``max_updates=every``, repeated
+    API, ``fit`` with ``warm_start=True`` and ``max_candidates=every``, repeated
     until ``n_updates`` minibatches are done. Momentum carries over between the
     chunks (a warm ``fit`` continues the velocity), and every chunk reshuffles
     differently: the copy's ``random_state`` is one ``RandomState`` shared
@@ -405,7 +405,7 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
     uses all of ``X``: ``early_stopping`` and ``tol`` are switched off during
     the chunks (each chunk would otherwise keep its own best weights or stop
     early). After training, the parameters changed for the chunks
-    (``warm_start``, ``max_updates``, ``max_iter``, ``tol``,
+    (``warm_start``, ``max_candidates``, ``max_iter``, ``tol``,
     ``early_stopping``, ``random_state``) are set back to the estimator's.
     If training diverges, ``fit`` warns and recording stops at that chunk.
 
@@ -415,7 +415,7 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
         Supplies the hyperparameters; it is not modified.
     X, y : training sequences and targets, in any form ``fit`` accepts.
     n_updates : int
-        Number of minibatches to train on, counted as ``max_updates`` counts
+        Number of minibatches to train on, counted as ``max_candidates`` counts
         them: with ``gradient_regularization=True`` skipped candidate
         minibatches count too (then ``Dynamics.applied`` and the estimator's
         ``n_updates_`` give the updates actually applied).
@@ -477,14 +477,14 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
         ))
 
     # max_iter=every: every epoch processes at least one minibatch, so a chunk
-    # always ends at max_updates (and fit's max_iter warning stays silent).
+    # always ends at max_candidates (and fit's max_iter warning stays silent).
     est.set_params(warm_start=True, max_iter=every, tol=None, early_stopping=False,
                    random_state=rng)
     processed = 0
     record(processed)
     while processed < n_updates:
         chunk = min(every, n_updates - processed)
-        est.set_params(max_updates=chunk)
+        est.set_params(max_candidates=chunk)
         est.fit(X, y)  # warm: n_candidates_ adds up over the chunks
         done = est.n_candidates_ - processed
         processed = est.n_candidates_

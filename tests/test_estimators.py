@@ -177,9 +177,9 @@ def test_x_val_contract():
         SRNClassifier(**FAST, early_stopping=True).fit(X, y, X_val=X)
 
 
-def test_max_updates_and_batches():
+def test_max_candidates_and_batches():
     X, y = sign_task(n=95)
-    clf = SRNClassifier(**{**FAST, "batch_size": 10}, max_updates=25).fit(X, y)
+    clf = SRNClassifier(**{**FAST, "batch_size": 10}, max_candidates=25).fit(X, y)
     assert clf.n_updates_ == 25 and clf.n_iter_ == 3
     clf = SRNClassifier(**{**FAST, "batch_size": 10, "max_iter": 2, "tol": None}).fit(X, y)
     assert clf.n_updates_ == 20  # 10 minibatches per epoch, the last one of 5
@@ -295,7 +295,7 @@ def test_two_fits_in_threads_match_sequential_and_leave_blas_threads_alone():
 
     before = blas_threads()
     X, y = make_temporal_order(400, 50, random_state=0)
-    kw = dict(spectral_radius=0.95, max_updates=60, tol=None)
+    kw = dict(spectral_radius=0.95, max_candidates=60, tol=None)
     seq = [SRNClassifier(**kw, random_state=s).fit(X, y) for s in (1, 2)]
     par = [SRNClassifier(**kw, random_state=s) for s in (1, 2)]
     threads = [threading.Thread(target=est.fit, args=(X, y)) for est in par]
@@ -419,3 +419,30 @@ def test_classifier_nan_target_is_one_clear_error():
         warnings.simplefilter("error")  # no RuntimeWarning beside the error
         with pytest.raises(ValueError, match="Input y contains NaN"):
             SRNClassifier(**FAST).fit(X, y)
+
+
+# -- names and signatures ----------------------------------------------------------
+
+def test_validation_data_is_keyword_only():
+    X, y = sign_task(n=30)
+    with pytest.raises(TypeError):
+        SRNClassifier(**FAST, early_stopping=True).fit(X, y, X, y)
+
+
+def test_training_warnings_point_at_the_callers_line():
+    X, y = sign_task(n=30)
+    with pytest.warns(ConvergenceWarning, match="maximum iterations") as record:
+        SRNClassifier(**{**FAST, "max_iter": 2}).fit(X, y)
+    assert record[0].filename == __file__
+    clf = SRNClassifier(**{**FAST, "learning_rate": 1e100})
+    with pytest.warns(ConvergenceWarning, match="diverged") as record:
+        clf.partial_fit(X, y, classes=[0, 1])
+    assert record[0].filename == __file__
+
+
+def test_max_candidates_counts_skipped_candidates_too():
+    X, y = make_temporal_order(200, 12, random_state=0)
+    clf = SRNClassifier(n_hidden=8, max_candidates=30, gradient_regularization=True,
+                        ds_max=1e-9, max_skips=5, random_state=0).fit(X, y)  # skips most
+    assert clf.n_candidates_ == 30 and clf.n_updates_ + clf.n_skipped_ == 30
+    assert clf.n_skipped_ > 0 and clf.n_guarded_ > 0

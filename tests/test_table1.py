@@ -132,7 +132,7 @@ def test_table1_parse_args_full_budget():
     assert (args.n_train, args.n_val, args.n_test) == (20_000, 1_000, 10_000)
     assert args.tasks == list(table1.TASKS) and args.methods == ["off", "on"]
     est = table1.make_estimator("adding", "off", 3, args)
-    assert (est.max_updates, est.tol, est.validation_interval, est.random_state) == (
+    assert (est.max_candidates, est.tol, est.validation_interval, est.random_state) == (
         100_000, None, 50, 3)
     assert (est.batch_size, est.momentum, est.n_hidden, est.n_jobs) == (10, 0.9, 100, 1)
     # --sgr reaches the ON runs only
