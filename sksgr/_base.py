@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import check_is_fitted
 
 from . import _bptt_fast
-from ._init import WEIGHT_ATTRIBUTES, init_coef, pack, unpack, weight_shapes
+from ._init import WEIGHT_ATTRIBUTES, init_coef, n_params, pack, unpack, weight_shapes
 from ._sequences import SEQUENCES, check_sequences
 from ._training import (
     BLOWUP_FACTOR,
@@ -199,7 +199,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
                 steer_q=self.steer == "dQ",
             )
         return TrainingConfig(
-            n_hidden=n_hidden, head=self._head, learning_rate=self.learning_rate,
+            n_hidden=n_hidden, head=int(self._head), learning_rate=self.learning_rate,
             momentum=self.momentum, nesterov=self.nesterov, alpha=self.alpha,
             batch_size=self.batch_size, shuffle=self.shuffle, bptt_depth=self.bptt_depth,
             clip_norm=self.clip_norm, max_candidates=self.max_candidates,
@@ -366,7 +366,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
     def _warm_velocity(self, dtype):
         """The momentum to continue with: zero if the weights were replaced by other sizes."""
         velocity = getattr(self, "_velocity", None)
-        n = sum(int(np.prod(s)) for s in weight_shapes(*self._sizes))
+        n = n_params(*self._sizes)
         if velocity is None or velocity.shape != (n,):
             return np.zeros(n, dtype=dtype)
         return velocity.astype(dtype, copy=True)
@@ -574,7 +574,7 @@ def fitted_network(estimator):
     coef = estimator._get_coef()
     if not np.isfinite(coef).all():
         raise ValueError(f"The weights of this {type(estimator).__name__} are not finite.")
-    return FittedNetwork(coef, F, H, O, estimator._head)
+    return FittedNetwork(coef, F, H, O, int(estimator._head))
 
 
 def kernel_targets(estimator, y):

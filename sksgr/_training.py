@@ -21,6 +21,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from . import _bptt_fast
+from ._init import penalized
 
 # Control returns from the kernel to Python (to notice Ctrl-C, validate, print
 # progress) after about WORK_PER_CHUNK multiply-adds: ~0.1 s of compute at the
@@ -465,7 +466,6 @@ def training_loss(coef, data, n_hidden, head, alpha=0.0):
         else:
             loss = 0.5 * np.sum((out - Y) ** 2) / n
         if alpha:
-            F_H, H_H = F * n_hidden, n_hidden * n_hidden
-            w = np.concatenate([coef[: F_H + H_H], coef[F_H + H_H + n_hidden:][: n_hidden * O]])
+            w = coef[penalized(F, n_hidden, O)].astype(np.float64)
             loss += 0.5 * alpha * float(np.dot(w, w))
     return float(loss) if np.isfinite(loss) else np.inf
