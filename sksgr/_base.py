@@ -5,7 +5,7 @@ import os
 import sys
 import warnings
 from abc import ABCMeta, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -384,12 +384,29 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             rng=np.random.RandomState(seed), dtype=dtype,
         )
 
-    def _run(self, data, starts, seeds, *, max_epochs, warm, validation=None):
+    def _continue(self, X, y, *, max_candidates, max_epochs, random_state):
+        """Train the fitted network further from its weights *and momentum*, no validation.
+
+        What a chunk of :func:`sksgr.diagnostics.record_dynamics` is: unlike a
+        ``warm_start`` fit, it never restarts the optimizer state. ``tol`` is
+        off; the shuffling seed is drawn from ``random_state``.
+        """
+        self._check_params()
+        Xp, lengths, _, Y = self._training_arrays(X, y, reset=False)
+        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+        start = (self._warm_coef(), self._warm_velocity(Xp.dtype))
+        self._run(_training_data(Xp, lengths, Y), [start], [seed], max_epochs=max_epochs,
+                  warm=True, overrides=dict(max_candidates=max_candidates, tol=None))
+        return self
+
+    def _run(self, data, starts, seeds, *, max_epochs, warm, validation=None, overrides=None):
         """Train one network per start (in parallel) and keep the best.
 
         ``validation``: ``(X_val, y_val)`` scored with ``scoring``, or None.
+        ``overrides``: fields of the training configuration that replace the
+        estimator's parameters for this run.
         """
-        config = self._training_config(self._sizes[1])
+        config = replace(self._training_config(self._sizes[1]), **(overrides or {}))
         score = None
         if validation is not None:
             score = _ValidationScore(self, check_scoring(self, scoring=self.scoring), *validation)
@@ -427,9 +444,9 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self.n_guarded_ = int(counts[1]) + (self.n_guarded_ if keep else 0)
         self.validation_scores_ = best.validation_scores if validated else None
         self.best_validation_score_ = best.best_validation_score if validated else None
-        self._warn_about(results, best, max_epochs)
+        self._warn_about(results, best, max_epochs, config)
 
-    def _warn_about(self, results, best, max_epochs):
+    def _warn_about(self, results, best, max_epochs, config):
         name = type(self).__name__
         if any(r.interrupted for r in results):
             what = ("the best validated weights so far" if best.validation_scores
@@ -459,8 +476,8 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
                 stacklevel=_caller_stacklevel(),
             )
         if (best.diverged_at is None and not best.converged and not best.interrupted
-                and best.n_iter >= max_epochs and self.tol is not None
-                and self.max_candidates is None and max_epochs > 1):
+                and best.n_iter >= max_epochs and config.tol is not None
+                and config.max_candidates is None and max_epochs > 1):
             warnings.warn(
                 f"{name}: maximum iterations ({max_epochs}) reached and the optimization "
                 "hasn't converged yet.",
@@ -585,6 +602,13 @@ def kernel_targets(estimator, y):
 def initialized_network(estimator, X, y):
     """``estimator`` (modified) validated on ``(X, y)`` with its initial weights, untrained."""
     return estimator._initialize(X, y)
+
+
+def continue_training(estimator, X, y, *, max_candidates, max_epochs, random_state):
+    """Train a fitted estimator ``max_candidates`` more candidate minibatches (at most
+    ``max_epochs`` epochs), keeping its momentum, without validation or ``tol``."""
+    return estimator._continue(X, y, max_candidates=max_candidates, max_epochs=max_epochs,
+                               random_state=random_state)
 
 
 class _ValidationScore:

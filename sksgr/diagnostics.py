@@ -50,7 +50,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from . import _bptt_fast
-from ._base import fitted_network, initialized_network, kernel_targets
+from ._base import continue_training, fitted_network, initialized_network, kernel_targets
 from ._sequences import check_sequences
 
 __all__ = [
@@ -381,19 +381,14 @@ def _spectral_radius(W):
 # tanh'(a) = 1 - tanh(a)^2 < 0.1  <=>  |a| > artanh(sqrt(0.9))
 _SATURATED = float(np.arctanh(np.sqrt(0.9)))
 
-# Parameters record_dynamics sets on its copy while training (and restores).
-_CHUNK_PARAMS = ("warm_start", "max_candidates", "max_iter", "tol", "early_stopping",
-                 "random_state")
-
-
 def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_probe=None):
     """Train a copy of ``estimator`` and record its internal dynamics (paper Fig. 2).
 
-    The copy starts from :func:`init_network` and is trained with the public
-    API, ``fit`` with ``warm_start=True`` and ``max_candidates=every``, repeated
-    until ``n_updates`` minibatches are done. Momentum carries over between the
-    chunks (a warm ``fit`` continues the velocity), and every chunk reshuffles
-    differently: the copy's ``random_state`` is one ``RandomState`` shared
+    The copy starts from :func:`init_network` and is trained in chunks of
+    ``every`` candidate minibatches until ``n_updates`` are done, as one
+    uninterrupted training would be: the momentum carries over between the
+    chunks (whatever a ``warm_start`` fit does with it), and every chunk
+    reshuffles differently: the copy's ``random_state`` is one ``RandomState`` shared
     by the initialisation and all chunks, seeded from the estimator's
     ``random_state``. Before training and after each chunk, the probe set is
     measured: delta norms per depth as in :func:`gradient_norm_profile`,
@@ -402,12 +397,10 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
 
     All other hyperparameters (learning rate, momentum, batch size, ...,
     and any gradient-regularization setting) are the estimator's. Training
-    uses all of ``X``: ``early_stopping`` and ``tol`` are switched off during
-    the chunks (each chunk would otherwise keep its own best weights or stop
-    early). After training, the parameters changed for the chunks
-    (``warm_start``, ``max_candidates``, ``max_iter``, ``tol``,
-    ``early_stopping``, ``random_state``) are set back to the estimator's.
-    If training diverges, ``fit`` warns and recording stops at that chunk.
+    uses all of ``X``, without validation or ``tol`` (each chunk would
+    otherwise keep its own best weights or stop early); the copy's parameters
+    are the estimator's. If training diverges, it warns and recording stops
+    at that chunk.
 
     Parameters
     ----------
@@ -452,7 +445,6 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
         raise ValueError(f"n_updates and every must be >= 1, got {n_updates} and {every}.")
     if (X_probe is None) != (y_probe is None):
         raise ValueError("X_probe and y_probe must be passed together.")
-    original = {k: estimator.get_params()[k] for k in _CHUNK_PARAMS}
     rs = estimator.random_state
     # One generator for the initial draw and every chunk; a copy of an
     # instance, so that the caller's is not advanced.
@@ -476,22 +468,20 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
             profile.loss,
         ))
 
-    # max_iter=every: every epoch processes at least one minibatch, so a chunk
-    # always ends at max_candidates (and fit's max_iter warning stays silent).
-    est.set_params(warm_start=True, max_iter=every, tol=None, early_stopping=False,
-                   random_state=rng)
+    # max_epochs=every: every epoch processes at least one minibatch, so a
+    # chunk always ends at max_candidates.
     processed = 0
     record(processed)
     while processed < n_updates:
         chunk = min(every, n_updates - processed)
-        est.set_params(max_candidates=chunk)
-        est.fit(X, y)  # warm: n_candidates_ adds up over the chunks
-        done = est.n_candidates_ - processed
+        # keeps the momentum whatever a warm_start fit does with it
+        continue_training(est, X, y, max_candidates=chunk, max_epochs=every, random_state=rng)
+        done = est.n_candidates_ - processed  # n_candidates_ adds up over the chunks
         processed = est.n_candidates_
         record(processed)
-        if done < chunk:  # diverged or interrupted: fit has warned
+        if done < chunk:  # diverged or interrupted: training has warned
             break
-    est.set_params(**original)
+    est.set_params(random_state=rs)
 
     cols = list(zip(*records))
     return Dynamics(

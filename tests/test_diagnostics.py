@@ -6,9 +6,11 @@ import sys
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
+from sklearn.utils import check_random_state
 
 import sksgr.diagnostics as diagnostics
 from sksgr import SRNClassifier, SRNRegressor
+from sksgr._base import continue_training
 from sksgr._numpy_reference import backward_deltas, forward, output_error
 from sksgr.datasets import make_temporal_order
 from sksgr.diagnostics import (
@@ -274,9 +276,9 @@ def test_record_dynamics_reshuffles_every_chunk():
 
     def chunks(random_state):
         net = init_network(clf, X, y, random_state=random_state)
-        net.set_params(warm_start=True, max_candidates=6, max_iter=6, tol=None)
+        rng = check_random_state(random_state)
         for _ in range(3):
-            net.fit(X, y)
+            continue_training(net, X, y, max_candidates=6, max_epochs=6, random_state=rng)
         return net.recurrent_weights_
 
     # one generator shared by the initial draw and every chunk ...
