@@ -3,18 +3,16 @@
 import shutil
 from pathlib import Path
 
-import sksgr
-
-PKG = Path(sksgr.__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]  # the repository: its source tree
 
 
 def test_unbuilt_source_tree_explains_itself(tmp_path, run_isolated):
     # a copy of the source tree without the compiled extension, as after a
     # fresh clone (or a non-editable `pip install .`, which builds elsewhere)
     tree = tmp_path / "clone"
-    shutil.copytree(PKG, tree / "sksgr",
+    shutil.copytree(ROOT / "sksgr", tree / "sksgr",
                     ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__"))
-    shutil.copy(PKG.parent / "setup.py", tree / "setup.py")
+    shutil.copy(ROOT / "setup.py", tree / "setup.py")
     # Only the standard finders: an editable install of another sksgr tree in
     # this environment (setuptools' finder) would otherwise supply the extension.
     proc = run_isolated("""
