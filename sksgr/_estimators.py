@@ -52,9 +52,10 @@ _PARAMETERS = """
         (the paper validates every 50); ``None`` validates at the end of each
         epoch.
     tol : float or None, default=1e-4
-        Training stops when the validation score (with validation) or the
-        epoch's training loss (without) has not improved by ``tol`` for
-        ``n_iter_no_change`` checks; ``None`` trains the whole budget.
+        Training stops when more than ``n_iter_no_change`` consecutive checks
+        fail to beat the best validation score (with validation) or the
+        lowest epoch training loss (without) by ``tol``: scikit-learn MLP's
+        criterion. ``None`` trains the whole budget.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified for
         the classifier), or use ``X_val, y_val`` passed to ``fit``, score it
@@ -63,8 +64,8 @@ _PARAMETERS = """
     validation_fraction : float, default=0.1
         Share of the training data held out when ``early_stopping`` is True.
     n_iter_no_change : int, default=10
-        Number of checks without improvement before stopping (validations,
-        or epochs without validation data).
+        Training stops once more than this many consecutive checks did not
+        improve by ``tol`` (validations, or epochs without validation data).
     scoring : str, callable or None, default=None
         Validation score (greater is better); ``None`` uses the estimator's
         ``score``: {default_score}.

@@ -30,13 +30,18 @@ def issue_data():
 
 
 @pytest.fixture
-def run_isolated():
+def run_isolated(tmp_path):
     """Run Python code in a fresh interpreter (for what may crash or must not
-    share this process's state); returns the CompletedProcess."""
+    share this process's state); returns the CompletedProcess.
+
+    By default it runs in an empty directory: ``python -c`` puts its working
+    directory first on ``sys.path``, and from the repository's root that
+    would import the source tree instead of the installed package.
+    """
 
     def run(code, *, setup="", cwd=None, timeout=120):
         source = textwrap.dedent(setup) + textwrap.dedent(code)
-        return subprocess.run([sys.executable, "-c", source], cwd=cwd,
+        return subprocess.run([sys.executable, "-c", source], cwd=cwd or tmp_path,
                               capture_output=True, text=True, timeout=timeout)
 
     return run
