@@ -8,7 +8,7 @@ candidate minibatches used, median Q and spectral radius of the recurrent
 matrix at the end, and wall time. A second table follows Q, accuracy and the
 spectral radius over training (chunks of ``--chunk`` candidates) per variant.
 
-Default (the probe setting of DESIGN.md section 4b): temporal order, T = 60,
+Default (a setting where plain SGD is known to stall): temporal order, T = 60,
 learning rate 1e-3, momentum 0.9, minibatch 10, 100 hidden units, sigma 0.01
 with the recurrent matrix rescaled to spectral radius 0.95, 20,000 candidates
 per network, 3 seeds::
@@ -54,7 +54,7 @@ def train_one(variant, seed, data, args):
     params = dict(
         n_hidden=args.n_hidden, sigma=args.sigma, spectral_radius=args.spectral_radius,
         learning_rate=args.learning_rate, momentum=0.9, batch_size=10, max_iter=10**6,
-        tol=None, max_updates=args.chunk, warm_start=True,
+        tol=None, max_candidates=args.chunk, warm_start=True,
         random_state=np.random.RandomState(seed), **VARIANTS[variant],
     )
     if params.get("gradient_regularization") and args.q_depth is not None:

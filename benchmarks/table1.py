@@ -433,7 +433,7 @@ def make_estimator(task, method, random_state, args):
     )
     if args.protocol == "pascanu":
         params.update(
-            max_updates=args.updates,
+            max_candidates=args.updates,
             max_iter=args.updates,  # an epoch has >= 1 minibatch: never the binding limit
             tol=None,  # train the whole budget, keep the best validated network
             early_stopping=True,

@@ -29,19 +29,14 @@ Examples
 
 import numpy as np
 
-PARAM_NAMES = ("W_in", "W_rec", "b", "W_out", "b_out")
+from ._init import PARAMETER_NAMES as PARAM_NAMES
+from ._init import weight_shapes
 
 
 def init_params(n_features, n_hidden, n_outputs, rng, scale=0.3):
     """Random parameters (a dict keyed by ``PARAM_NAMES``) for tests and benchmarks."""
-    shapes = {
-        "W_in": (n_features, n_hidden),
-        "W_rec": (n_hidden, n_hidden),
-        "b": (n_hidden,),
-        "W_out": (n_hidden, n_outputs),
-        "b_out": (n_outputs,),
-    }
-    return {k: scale * rng.standard_normal(s) for k, s in shapes.items()}
+    shapes = weight_shapes(n_features, n_hidden, n_outputs)
+    return {k: scale * rng.standard_normal(s) for k, s in zip(PARAM_NAMES, shapes)}
 
 
 def forward(params, X, lengths):

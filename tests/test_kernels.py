@@ -5,6 +5,7 @@ import pytest
 
 from sksgr import _bptt_fast
 from sksgr._bptt_fast import HEAD_IDENTITY, HEAD_SOFTMAX
+from sksgr._init import PARAMETER_NAMES, n_params, pack_dict, parameter_slices, penalized
 from sksgr._numpy_reference import (
     PARAM_NAMES,
     forward,
@@ -29,7 +30,7 @@ def _problem(head, *, n=6, T=7, F=3, H=5, O=4, variable=True, seed=0, dtype=np.f
         Y = np.eye(O)[rng.integers(0, O, size=n)]
     else:
         Y = rng.normal(size=(n, O))
-    coef = np.concatenate([params[k].ravel() for k in PARAM_NAMES])
+    coef = pack_dict(params)
     return params, X.astype(dtype), lengths, Y.astype(dtype), coef.astype(dtype)
 
 
@@ -52,10 +53,10 @@ def test_gradient_matches_central_differences(head, depth, variable):
         # untruncated gradient only where truncation cannot matter
         full_loss, full_grad = _kernel_loss_grad(X, Y, lengths, coef, H, head, 0, alpha)
         assert loss == full_loss
-        n_out = H * 4 + 4  # W_out and b_out are not affected by truncation
-        np.testing.assert_allclose(grad[-n_out:], full_grad[-n_out:], rtol=1e-12)
+        out = parameter_slices(3, H, 4)["W_out"].start  # W_out, b_out: not truncated
+        np.testing.assert_allclose(grad[out:], full_grad[out:], rtol=1e-12)
         if depth == 1:
-            assert not np.allclose(grad[:-n_out], full_grad[:-n_out])
+            assert not np.allclose(grad[:out], full_grad[:out])
         return
     eps = 1e-6
     num = np.empty_like(coef)
@@ -75,7 +76,7 @@ def test_kernel_matches_numpy_reference(head, depth):
     params, X, lengths, Y, coef = _problem(head, n=9, T=11, H=6, seed=3)
     loss, grad = _kernel_loss_grad(X, Y, lengths, coef, 6, head, depth or 0)
     ref_loss, ref = loss_and_gradients(params, X, lengths, Y, head, depth)
-    ref_grad = np.concatenate([ref[k].ravel() for k in PARAM_NAMES])
+    ref_grad = pack_dict(ref)
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-14)
 
@@ -120,7 +121,7 @@ def test_train_minibatches_matches_reference_sgd():
             ref_loss, g = loss_and_gradients(params, X[idx], lengths[idx], Y[idx], "softmax")
             assert losses[b] == pytest.approx(ref_loss, rel=1e-12)
             sgd_momentum_step(params, ref_v, g, 0.05, 0.9, nesterov)
-        ref_coef = np.concatenate([params[k].ravel() for k in PARAM_NAMES])
+        ref_coef = pack_dict(params)
         np.testing.assert_allclose(coef, ref_coef, rtol=1e-10, atol=1e-13)
 
 
@@ -197,3 +198,44 @@ def test_forward_backward_returns_the_reference_states_and_deltas():
     D_ref = backward_deltas(params, Z_ref, lengths, err / len(X) @ params["W_out"].T)
     np.testing.assert_allclose(Z, Z_ref, rtol=1e-12)
     np.testing.assert_allclose(D, D_ref, rtol=1e-10, atol=1e-15)
+
+
+def test_train_minibatches_does_not_apply_a_step_beyond_max_abs_weight():
+    _, X, lengths, Y, coef = _problem("identity", variable=False)
+    velocity = np.zeros_like(coef)
+    order = np.arange(6, dtype=np.intp)
+    starts = np.array([0, 2, 4, 6], dtype=np.intp)
+    work = np.empty(_bptt_fast.workspace_size(2, 7, 3, 5, 4))
+    args = (X, Y, lengths, order, starts)
+    tail = (5, HEAD_IDENTITY, 0, 1e3, 0.9, False, 0.0)
+    free = coef.copy()
+    assert _bptt_fast.train_minibatches(*args, free, np.zeros_like(coef), work, np.empty(3),
+                                        *tail) == 3
+    bound = 0.5 * (np.abs(coef).max() + np.abs(free).max())  # crossed at some step
+    before = coef.copy()
+    done = _bptt_fast.train_minibatches(*args, coef, velocity, work, np.empty(3), *tail,
+                                        max_abs_weight=bound)
+    assert done < 3
+    assert np.abs(coef).max() <= bound  # the step that crossed it was not applied
+    if done == 0:
+        np.testing.assert_array_equal(coef, before)
+
+
+@pytest.mark.parametrize("sizes", [(1, 1, 1), (3, 5, 4), (7, 100, 2)])
+def test_one_parameter_layout_for_the_kernels_and_python(sizes):
+    """The kernels' C layout is the one _init.PARAMETERS defines (order, offsets)."""
+    kernel = _bptt_fast.parameter_layout(*sizes)
+    python = parameter_slices(*sizes)
+    assert list(kernel) == list(python) == list(PARAMETER_NAMES) == list(PARAM_NAMES)
+    assert {k: (s.start, s.stop) for k, s in python.items()} == kernel
+    assert _bptt_fast.n_params(*sizes) == n_params(*sizes)
+    # the L2 penalty of the kernel covers the entries _init marks as penalized
+    F, H, O = sizes
+    coef = np.random.default_rng(0).normal(size=n_params(*sizes))
+    X, Y = np.zeros((1, 2, F)), np.zeros((1, O))
+    grad0, grad1 = np.empty_like(coef), np.empty_like(coef)
+    l0 = _bptt_fast.forward_backward(X, Y, np.full(1, 2, np.int32), coef, grad0, H, HEAD_IDENTITY)
+    l1 = _bptt_fast.forward_backward(X, Y, np.full(1, 2, np.int32), coef, grad1, H, HEAD_IDENTITY,
+                                     0, 1.0)
+    np.testing.assert_allclose(grad1 - grad0, np.where(penalized(*sizes), coef, 0.0), atol=1e-12)
+    assert l1 - l0 == pytest.approx(0.5 * np.sum(coef[penalized(*sizes)] ** 2))

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "table1.py"
 
@@ -95,6 +94,7 @@ def _check_csv(path, methods):
     return rows
 
 
+@pytest.mark.slow
 def test_table1_off_end_to_end(tmp_path):
     proc = _run([*TINY, "--methods", "off", "--no-figures"], tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -107,6 +107,7 @@ def test_table1_off_end_to_end(tmp_path):
     assert len(re.findall(r"^\[\s*\d+/8\]", proc.stdout, flags=re.MULTILINE)) == 8
 
 
+@pytest.mark.slow
 def test_table1_off_on_end_to_end(tmp_path):
     pytest.importorskip("matplotlib")
     proc = _run(TINY, tmp_path)
@@ -145,7 +146,7 @@ def test_table1_parse_args_full_budget():
     assert (args.n_train, args.n_val, args.n_test) == (20_000, 1_000, 10_000)
     assert args.tasks == list(table1.TASKS) and args.methods == ["off", "on", "clip"]
     est = table1.make_estimator("adding", "off", 3, args)
-    assert (est.max_updates, est.tol, est.validation_interval, est.random_state) == (
+    assert (est.max_candidates, est.tol, est.validation_interval, est.random_state) == (
         100_000, None, 50, 3)
     assert (est.batch_size, est.momentum, est.n_hidden, est.n_jobs) == (10, 0.9, 100, 1)
     assert (est.learning_rate, est.init, est.clip_norm) == (1e-3, "pascanu", None)
@@ -281,6 +282,7 @@ def test_paired_statistics():
     assert holm([0.5, 0.001]) == [0.5, 0.002]
 
 
+@pytest.mark.slow
 @pytest.mark.dask
 def test_table1_on_a_dask_local_cluster(tmp_path):
     pytest.importorskip("distributed")
