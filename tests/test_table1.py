@@ -17,7 +17,8 @@ TASKS = ["temporal_order", "adding"]
 TITLES = ["Temporal order", "Adding"]
 LENGTHS = [10, 12]
 N_NETS = 2
-TINY = ["--protocol", "pascanu", "--methods", "off", "on", "--tasks", *TASKS, "--lengths", *map(str, LENGTHS), "--n-nets", str(N_NETS),
+TINY = ["--protocol", "pascanu", "--methods", "off", "on", "--tasks", *TASKS,
+        "--lengths", *map(str, LENGTHS), "--n-nets", str(N_NETS),
         "--updates", "40", "--validation-interval", "10", "--n-train", "200",
         "--n-val", "50", "--n-test", "100", "--n-hidden", "20", "--n-jobs", "2"]
 COLUMNS = ["net", "seed", "task", "T", "method", "best_validation", "best_at",
