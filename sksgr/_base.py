@@ -63,9 +63,13 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         "sigma": [Interval(Real, 0, None, closed="left")],
         "spectral_radius": [Interval(Real, 0, None, closed="neither"), None],
         "recurrent_nonzeros": [Interval(Integral, 1, None, closed="left"), None],
+        "solver": [StrOptions({"sgd", "adam"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "nesterov": ["boolean"],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
@@ -103,9 +107,13 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         sigma=0.01,
         spectral_radius=None,
         recurrent_nonzeros=None,
+        solver="sgd",
         learning_rate=1e-3,
         momentum=0.9,
         nesterov=False,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
         alpha=0.0,
         batch_size=10,
         shuffle=True,
@@ -139,9 +147,13 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self.sigma = sigma
         self.spectral_radius = spectral_radius
         self.recurrent_nonzeros = recurrent_nonzeros
+        self.solver = solver
         self.learning_rate = learning_rate
         self.momentum = momentum
         self.nesterov = nesterov
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.alpha = alpha
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -204,11 +216,21 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         return TrainingConfig(
             n_hidden=n_hidden, head=int(self._head), learning_rate=self.learning_rate,
             momentum=self.momentum, nesterov=self.nesterov, alpha=self.alpha,
+            solver=self._solver_code(), beta_1=self.beta_1, beta_2=self.beta_2,
+            epsilon=self.epsilon,
             batch_size=self.batch_size, shuffle=self.shuffle, bptt_depth=self.bptt_depth,
             clip_norm=self.clip_norm, max_candidates=self.max_candidates,
             validation_interval=self.validation_interval, tol=self.tol,
             n_iter_no_change=self.n_iter_no_change, verbose=self.verbose, sgr=sgr,
         )
+
+    def _solver_code(self):
+        return _bptt_fast.SOLVER_ADAM if self.solver == "adam" else _bptt_fast.SOLVER_SGD
+
+    def _zero_state(self, coef):
+        """A fresh optimizer state for the parameters ``coef`` (momentum, or Adam's moments)."""
+        return np.zeros(_bptt_fast.optimizer_state_size(coef.size, self._solver_code()),
+                        dtype=coef.dtype)
 
     def _check_params(self):
         """What ``_parameter_constraints`` cannot express; every fit checks it, used or not."""
@@ -344,12 +366,12 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             # as scikit-learn's MLP: a warm fit continues the weights with a
             # fresh optimizer state (partial_fit keeps it)
             coef = self._warm_coef()
-            starts = [(coef, np.zeros_like(coef))]
+            starts = [(coef, self._zero_state(coef))]
             seeds = [rng.randint(np.iinfo(np.int32).max)]
         else:
             seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_restarts)
             starts = [(self._init_coef(seed, Xp.dtype), None) for seed in seeds]
-            starts = [(c, np.zeros_like(c)) for c, _ in starts]
+            starts = [(c, self._zero_state(c)) for c, _ in starts]
         self._run(data, starts, seeds, max_epochs=self.max_iter, warm=warm,
                   validation=validation)
         return self
@@ -370,10 +392,11 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         return coef
 
     def _warm_velocity(self, dtype):
-        """The momentum to continue with: zero if the weights were replaced by other sizes."""
+        """The optimizer state to continue with: fresh if the sizes or the solver changed."""
         velocity = getattr(self, "_velocity", None)
-        n = n_params(*self._sizes)
+        n = _bptt_fast.optimizer_state_size(n_params(*self._sizes), self._solver_code())
         if velocity is None or velocity.shape != (n,):
+            # other sizes, or another solver since the last fit: a fresh state
             return np.zeros(n, dtype=dtype)
         return velocity.astype(dtype, copy=True)
 
@@ -521,7 +544,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         coef = self._init_coef(seed, Xp.dtype)
         self._set_coef(coef)
-        self._velocity = np.zeros_like(coef)
+        self._velocity = self._zero_state(coef)
         self.loss_curve_ = []
         self.n_iter_ = self.n_updates_ = self.n_candidates_ = 0
         self.n_skipped_ = self.n_guarded_ = 0
@@ -541,7 +564,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         if first:
             seed = self._random_state.randint(np.iinfo(np.int32).max)
             coef = self._init_coef(seed, Xp.dtype)
-            velocity = np.zeros_like(coef)
+            velocity = self._zero_state(coef)
         else:
             coef = self._warm_coef()
             velocity = self._warm_velocity(coef.dtype)

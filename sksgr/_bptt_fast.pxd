@@ -10,3 +10,7 @@ cpdef enum Head:
 cpdef enum Selection:
     SELECT_MINIBATCH = 0  # the regularization judges whole minibatches (Algorithm 1)
     SELECT_EXAMPLE = 1    # it judges each sequence of a minibatch
+
+cpdef enum Solver:
+    SOLVER_SGD = 0   # SGD with (Nesterov) momentum; state: velocity (n_params,)
+    SOLVER_ADAM = 1  # Adam (Kingma & Ba 2015); state: [m, s, t] (2 n_params + 1,)

@@ -22,7 +22,7 @@ these kernels against):
 
 Python allocates every array; the kernels fill them without the GIL.
 """
-from libc.math cimport exp, log, log10, isfinite, sqrt, fabs, INFINITY, NAN
+from libc.math cimport exp, log, log10, isfinite, sqrt, fabs, pow, INFINITY, NAN
 from libc.string cimport memcpy, memset
 from cython cimport floating
 
@@ -33,6 +33,7 @@ from ._fast_tanh cimport tanh_inplace
 # and used by name here; their members are module attributes for Python too.
 globals().update(Head.__members__)
 globals().update(Selection.__members__)
+globals().update(Solver.__members__)
 
 
 cdef inline Py_ssize_t _n_params(Py_ssize_t F, Py_ssize_t H, Py_ssize_t O) noexcept nogil:
@@ -415,8 +416,26 @@ cdef double _clip(floating *grad, Py_ssize_t P, double clip_norm) noexcept nogil
     return norm
 
 
-# -- the SGD-with-momentum step: one definition for the update, its bound check
-#    and the candidate step along which the regularization takes dS
+# -- the optimizer's step: one definition for the update, its bound check and
+#    the candidate step along which the regularization takes dS. The state
+#    vector holds the velocity (SGD, n_params values) or Adam's first and
+#    second moments and its step count ([m, s, t], 2 n_params + 1 values).
+
+cdef struct Optimizer:
+    int solver
+    double lr, mu, beta_1, beta_2, eps
+    bint nesterov
+
+
+def optimizer_state_size(Py_ssize_t n_params, int solver):
+    """Length of the optimizer's state vector for ``n_params`` parameters."""
+    if solver == SOLVER_ADAM:
+        return 2 * n_params + 1
+    if solver == SOLVER_SGD:
+        return n_params
+    raise ValueError(f"solver must be SOLVER_SGD ({SOLVER_SGD}) or SOLVER_ADAM "
+                     f"({SOLVER_ADAM}), got {solver}")
+
 
 cdef inline floating _new_velocity(floating v, floating g, floating lr,
                                    floating mu) noexcept nogil:
@@ -433,39 +452,80 @@ cdef inline floating _weight_step(floating v_new, floating g, floating lr, float
     return v_new
 
 
-cdef void _apply_step(floating *w, floating *v, const floating *g, Py_ssize_t P, floating lr,
-                      floating mu, bint nesterov) noexcept nogil:
+cdef inline double _adam_rate(Optimizer o, double t) noexcept nogil:
+    """Adam's bias-corrected step size for its step number ``t`` (1, 2, ...)."""
+    return o.lr * sqrt(1.0 - pow(o.beta_2, t)) / (1.0 - pow(o.beta_1, t))
+
+
+cdef inline floating _adam_step(floating m, floating s, floating g, Optimizer o,
+                                floating rate, floating *m_new, floating *s_new) noexcept nogil:
+    """Adam's change of one weight with moments ``m``, ``s`` and gradient ``g``
+    (as scikit-learn's AdamOptimizer); the new moments go to ``m_new``, ``s_new``."""
+    m_new[0] = <floating> o.beta_1 * m + <floating> (1.0 - o.beta_1) * g
+    s_new[0] = <floating> o.beta_2 * s + <floating> (1.0 - o.beta_2) * g * g
+    return -rate * m_new[0] / (sqrt(s_new[0]) + <floating> o.eps)
+
+
+cdef void _apply_step(floating *w, floating *v, const floating *g, Py_ssize_t P,
+                      Optimizer o) noexcept nogil:
     cdef Py_ssize_t i
+    cdef floating lr = <floating> o.lr, mu = <floating> o.mu, rate
+    if o.solver == SOLVER_ADAM:
+        v[2 * P] += 1.0
+        rate = <floating> _adam_rate(o, v[2 * P])
+        for i in range(P):
+            w[i] += _adam_step(v[i], v[P + i], g[i], o, rate, &v[i], &v[P + i])
+        return
     for i in range(P):
         v[i] = _new_velocity(v[i], g[i], lr, mu)
-        w[i] += _weight_step(v[i], g[i], lr, mu, nesterov)
+        w[i] += _weight_step(v[i], g[i], lr, mu, o.nesterov)
 
 
 cdef bint _step_within(const floating *w, const floating *v, const floating *g, Py_ssize_t P,
-                       floating lr, floating mu, bint nesterov, double bound) noexcept nogil:
+                       Optimizer o, double bound) noexcept nogil:
     """Whether the step from gradient ``g`` keeps every weight finite and within bound.
 
     Computes exactly what ``_apply_step`` would, without writing anything.
     """
     cdef Py_ssize_t i
-    cdef floating wi
+    cdef floating wi, m_new, s_new
+    cdef floating lr = <floating> o.lr, mu = <floating> o.mu, rate
+    if o.solver == SOLVER_ADAM:
+        rate = <floating> _adam_rate(o, v[2 * P] + 1.0)
+        for i in range(P):
+            wi = w[i] + _adam_step(v[i], v[P + i], g[i], o, rate, &m_new, &s_new)
+            if not fabs(wi) <= bound:  # also false for NaN
+                return False
+        return True
     for i in range(P):
-        wi = w[i] + _weight_step(_new_velocity(v[i], g[i], lr, mu), g[i], lr, mu, nesterov)
+        wi = w[i] + _weight_step(_new_velocity(v[i], g[i], lr, mu), g[i], lr, mu, o.nesterov)
         if not fabs(wi) <= bound:  # also false for NaN
             return False
     return True
 
 
-cdef void _candidate_step(const floating *v, const floating *g, Py_ssize_t n, floating lr,
-                          floating mu, bint nesterov, bint with_momentum,
+cdef void _candidate_step(const floating *v, const floating *g, Py_ssize_t offset,
+                          Py_ssize_t n, Py_ssize_t P, Optimizer o, bint with_momentum,
                           floating *step) noexcept nogil:
-    """The signed step a candidate would apply (``with_momentum``) or ``-lr g`` alone."""
+    """The signed step a candidate would apply to parameters ``offset ... offset + n - 1``.
+
+    SGD: with the momentum term (``with_momentum``) or ``-lr g`` alone. Adam:
+    always the step Adam would apply.
+    """
     cdef Py_ssize_t i
-    for i in range(n):
+    cdef floating m_new, s_new
+    cdef floating lr = <floating> o.lr, mu = <floating> o.mu, rate
+    if o.solver == SOLVER_ADAM:
+        rate = <floating> _adam_rate(o, v[2 * P] + 1.0)
+        for i in range(offset, offset + n):
+            step[i - offset] = _adam_step(v[i], v[P + i], g[i], o, rate, &m_new, &s_new)
+        return
+    for i in range(offset, offset + n):
         if with_momentum:
-            step[i] = _weight_step(_new_velocity(v[i], g[i], lr, mu), g[i], lr, mu, nesterov)
+            step[i - offset] = _weight_step(_new_velocity(v[i], g[i], lr, mu), g[i], lr, mu,
+                                            o.nesterov)
         else:
-            step[i] = -lr * g[i]
+            step[i - offset] = -lr * g[i]
 
 
 # -- the gradient regularization's decision on one candidate
@@ -483,7 +543,7 @@ cdef signed char _sgr_select(
         const int *lengths, const Py_ssize_t *idx, const floating *Y, Py_ssize_t B,
         Py_ssize_t Tm, Py_ssize_t F, const floating *w, const floating *v, Py_ssize_t H,
         Py_ssize_t O, Py_ssize_t P, Py_ssize_t depth, int head, double alpha, double clip_norm,
-        floating lr, floating mu, bint nesterov, SGRSettings s, Layout L, floating *work,
+        Optimizer opt, SGRSettings s, Layout L, floating *work,
         floating *bg, double *guard_state, double *S_b, double *dS_b, double *E_b,
         double *dE_b, double *Q_out, double *dS_out) noexcept nogil:
     """Whether to apply the candidate whose gradient (clipped) is in the workspace.
@@ -498,8 +558,7 @@ cdef signed char _sgr_select(
     cdef double S = 0.0, dS = 0.0, E = 0.0, dE = 0.0, Q, g_steer, fav, scale
     cdef Py_ssize_t b, i, n_kept
     cdef signed char use
-    _candidate_step(v + L.w_rec, grad + L.w_rec, H * H, lr, mu, nesterov, s.ds_momentum,
-                    work + L.dW)
+    _candidate_step(v, grad, L.w_rec, H * H, P, opt, s.ds_momentum, work + L.dW)
     _norm_change(lengths, idx, Y, B, Tm, w, H, O, s.q_depth, s.exact, head, L, work,
                  S_b, dS_b, E_b, dE_b)
     for b in range(B):
@@ -554,12 +613,14 @@ def train_minibatches(
         const Py_ssize_t[::1] order,       # IN sample indices of the minibatches in turn
         const Py_ssize_t[::1] batch_starts,  # IN (n_batches + 1,): batch k = order[s[k]:s[k+1]]
         floating[::1] coef,                # IN/OUT flat parameters
-        floating[::1] velocity,            # IN/OUT momentum, same layout as coef
+        floating[::1] velocity,            # IN/OUT optimizer state: optimizer_state_size(P, solver)
         floating[::1] work,                # scratch: workspace_size(max batch, T, F, H, O, sgr)
         double[::1] losses,                # OUT (n_batches,) loss of each candidate minibatch
         int n_hidden, int head, int bptt_depth,
         double learning_rate, double momentum, bint nesterov, double alpha,
         double clip_norm=0.0, double max_abs_weight=0.0,
+        # the optimizer: SGD (learning_rate, momentum, nesterov) or Adam
+        int solver=SOLVER_SGD, double beta_1=0.9, double beta_2=0.999, double epsilon=1e-8,
         # gradient regularization; off when sgr is False
         bint sgr=False, int selection=SELECT_MINIBATCH, bint exact=False, double q_min=-1.0,
         double q_max=1.0, double ds_max=0.0, int q_depth=0, int max_skips=0,
@@ -570,11 +631,11 @@ def train_minibatches(
         double[::1] ds_history=None,       # OUT (n_batches,) dS of each candidate
         signed char[::1] used_history=None,  # OUT (n_batches,) 0 skipped, 1 used, 2 by guard
         ):
-    """SGD with momentum over consecutive minibatches, without the GIL.
+    """SGD with momentum, or Adam, over consecutive minibatches, without the GIL.
 
     With ``sgr`` each minibatch is a candidate: its Q-factor and dS decide
     whether it is applied (see ``_sgr.pxi`` and the estimators' docs). A
-    skipped candidate changes no weight and no momentum. After ``max_skips``
+    skipped candidate changes no weight and no optimizer state. After ``max_skips``
     consecutive skips (if > 0) the most favourable rejected candidate since
     the last update is applied.
 
@@ -583,6 +644,9 @@ def train_minibatches(
     would have made a weight non-finite or (``max_abs_weight > 0``) larger
     than ``max_abs_weight`` in absolute value. That candidate was not applied,
     so ``coef`` and ``velocity`` are still the last state within bounds.
+
+    The optimizer's state ``velocity`` is the momentum (SGD) or Adam's
+    ``[m, s, t]`` (moments of the gradient and the number of steps taken).
     """
     cdef Py_ssize_t n_batches = batch_starts.shape[0] - 1
     cdef Py_ssize_t T = X.shape[1], F = X.shape[2], H = n_hidden, O = Y.shape[1]
@@ -594,7 +658,7 @@ def train_minibatches(
     cdef floating *v = &velocity[0]
     cdef floating *g
     cdef floating *bg = NULL
-    cdef floating lr = <floating> learning_rate, mu = <floating> momentum
+    cdef Optimizer opt
     cdef double loss
     cdef double[::1] S_b, dS_b, E_b, dE_b
     cdef signed char use
@@ -606,7 +670,15 @@ def train_minibatches(
     _check_enums(head, selection)
     _check_data("X", X.shape[0], T, F, "Y", Y.shape[0], lengths)
     _check_network(coef.shape[0], F, n_hidden, O)
-    _check_size("velocity", velocity.shape[0], P, "coef")
+    _check_size("velocity", velocity.shape[0], optimizer_state_size(P, solver),
+                "the optimizer's state for coef")
+    opt.solver = solver
+    opt.lr = learning_rate
+    opt.mu = momentum
+    opt.nesterov = nesterov
+    opt.beta_1 = beta_1
+    opt.beta_2 = beta_2
+    opt.eps = epsilon
     if n_batches < 0 or batch_starts[0] < 0 or batch_starts[n_batches] > order.shape[0]:
         raise ValueError(f"batch_starts must lie in [0, {order.shape[0]}] (the length of order)")
     for k in range(n_batches):
@@ -666,16 +738,16 @@ def train_minibatches(
             use = 1
             if sgr:
                 use = _sgr_select(&lengths[0], idx, &Y[0, 0], B, Tm, F, w, v, H, O, P, depth,
-                                  head, alpha, clip_norm, lr, mu, nesterov, settings, L,
+                                  head, alpha, clip_norm, opt, settings, L,
                                   &work[0], bg, &guard_state[0], &S_b[0], &dS_b[0], &E_b[0],
                                   &dE_b[0], &q_history[k], &ds_history[k])
                 used_history[k] = use
             if use:
                 g = bg if use == 2 else grad
-                if not _step_within(w, v, g, P, lr, mu, nesterov, bound):
+                if not _step_within(w, v, g, P, opt, bound):
                     n_done = k
                     break
-                _apply_step(w, v, g, P, lr, mu, nesterov)
+                _apply_step(w, v, g, P, opt)
     return n_done
 
 

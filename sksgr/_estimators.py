@@ -42,12 +42,25 @@ _PARAMETERS = """
         If set, only this many randomly placed entries per row of the
         recurrent matrix are kept before the rescaling; ``None`` keeps the
         init's own choice (15 for "pascanu", dense otherwise).
+    solver : {{"sgd", "adam"}}, default="sgd"
+        The optimizer. "sgd": SGD with momentum (the paper's). "adam": Adam
+        (Kingma & Ba 2015), the same rule as scikit-learn's MLP. With the
+        gradient regularization a candidate's step is the step the optimizer
+        would apply, and a skipped candidate changes no optimizer state.
     learning_rate : float, default=1e-3
-        SGD step size (paper: 1e-5 ... 1e-3).
+        Step size (paper: 1e-5 ... 1e-3 for SGD); for Adam the base step
+        size before its bias correction.
     momentum : float, default=0.9
-        Momentum of SGD, in [0, 1) (paper: 0.9).
+        Momentum of SGD, in [0, 1) (paper: 0.9). Only used when
+        ``solver="sgd"``.
     nesterov : bool, default=False
-        Use Nesterov's momentum, as scikit-learn's MLP does.
+        Use Nesterov's momentum, as scikit-learn's MLP does. Only used when
+        ``solver="sgd"``.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Decay rates of Adam's first and second moment estimates, in [0, 1).
+        Only used when ``solver="adam"``.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term. Only used when ``solver="adam"``.
     alpha : float, default=0.0
         L2 penalty ``0.5 * alpha * ||W||^2`` on the three weight matrices
         (not the biases), added to the minibatch mean loss.
@@ -154,7 +167,8 @@ _PARAMETERS = """
         Whether the candidate step along which dS is taken includes the
         momentum term (``momentum * v - learning_rate * g``) or is the
         gradient step ``-learning_rate * g`` alone. Either way it is the
-        signed step, after clipping.
+        signed step, after clipping. With ``solver="adam"`` the step is
+        always Adam's, and this parameter is not used.
     steer : {{"dS", "dQ"}}, default="dS"
         Only used when ``gradient_regularization=True``.
         What the rule steers: the long-term norm S by the sign of dS (the

@@ -217,6 +217,10 @@ class TrainingConfig:
     momentum: float = 0.9
     nesterov: bool = False
     alpha: float = 0.0
+    solver: int = _bptt_fast.SOLVER_SGD
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
     batch_size: int = 10
     shuffle: bool = True
     bptt_depth: int = None
@@ -364,7 +368,8 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
             done = _bptt_fast.train_minibatches(
                 X, Y, lengths, order, starts[k : k + m + 1], coef, velocity, work, losses[k:],
                 H, cfg.head, depth, cfg.learning_rate, cfg.momentum, cfg.nesterov, cfg.alpha,
-                cfg.clip_norm or 0.0, max_abs_weight, **sgr, **history,
+                cfg.clip_norm or 0.0, max_abs_weight, solver=cfg.solver, beta_1=cfg.beta_1,
+                beta_2=cfg.beta_2, epsilon=cfg.epsilon, **sgr, **history,
             )
             k += done
             since_check += done

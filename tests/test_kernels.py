@@ -8,6 +8,7 @@ from sksgr._bptt_fast import HEAD_IDENTITY, HEAD_SOFTMAX
 from sksgr._init import PARAMETER_NAMES, n_params, pack_dict, parameter_slices, penalized
 from sksgr._numpy_reference import (
     PARAM_NAMES,
+    adam_step,
     forward,
     init_params,
     loss_and_gradients,
@@ -123,6 +124,50 @@ def test_train_minibatches_matches_reference_sgd():
             sgd_momentum_step(params, ref_v, g, 0.05, 0.9, nesterov)
         ref_coef = pack_dict(params)
         np.testing.assert_allclose(coef, ref_coef, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 2e-4)])
+def test_train_minibatches_matches_reference_adam(dtype, rtol):
+    """Several Adam updates agree with the reference (scikit-learn's Adam rule)."""
+    params, X, lengths, Y, coef = _problem("identity", n=12, T=9, H=5, seed=6, dtype=dtype)
+    P = coef.size
+    state = np.zeros(_bptt_fast.optimizer_state_size(P, _bptt_fast.SOLVER_ADAM), dtype=dtype)
+    assert state.size == 2 * P + 1
+    order = np.array([3, 1, 4, 0, 5, 9, 2, 6, 11, 7, 8, 10], dtype=np.intp)
+    starts = np.array([0, 4, 8, 11, 12], dtype=np.intp)
+    work = np.empty(_bptt_fast.workspace_size(4, 9, 3, 5, 4), dtype=dtype)
+    done = _bptt_fast.train_minibatches(
+        X, Y, lengths, order, starts, coef, state, work, np.empty(4),
+        5, HEAD_IDENTITY, 0, 0.01, 0.9, False, 0.0,
+        solver=_bptt_fast.SOLVER_ADAM, beta_1=0.8, beta_2=0.99, epsilon=1e-6,
+    )
+    assert done == 4
+    params = {k: v.astype(np.float64) for k, v in params.items()}
+    ref = {"m": {k: np.zeros_like(v) for k, v in params.items()},
+           "s": {k: np.zeros_like(v) for k, v in params.items()}, "t": 0}
+    for b in range(4):
+        idx = order[starts[b] : starts[b + 1]]
+        _, g = loss_and_gradients(params, X[idx].astype(np.float64), lengths[idx],
+                                  Y[idx].astype(np.float64), "identity")
+        adam_step(params, ref, g, 0.01, 0.8, 0.99, 1e-6)
+    np.testing.assert_allclose(coef, pack_dict(params), rtol=rtol, atol=rtol * 1e-2)
+    # the state: [m, s, t]
+    np.testing.assert_allclose(state[:P], pack_dict(ref["m"]), rtol=rtol, atol=rtol * 1e-2)
+    np.testing.assert_allclose(state[P:2 * P], pack_dict(ref["s"]), rtol=rtol,
+                               atol=rtol * 1e-4)
+    assert state[-1] == 4
+
+
+def test_train_minibatches_rejects_a_state_of_the_wrong_size():
+    _, X, lengths, Y, coef = _problem("identity", n=4, T=5, H=5)
+    with pytest.raises(ValueError, match="velocity"):
+        _bptt_fast.train_minibatches(
+            X, Y, lengths, np.arange(4, dtype=np.intp), np.array([0, 4], dtype=np.intp), coef,
+            np.zeros_like(coef), np.empty(_bptt_fast.workspace_size(4, 5, 3, 5, 4)),
+            np.empty(1), 5, HEAD_IDENTITY, 0, 0.01, 0.9, False, 0.0,
+            solver=_bptt_fast.SOLVER_ADAM)
+    with pytest.raises(ValueError, match="solver"):
+        _bptt_fast.optimizer_state_size(10, 7)
 
 
 def test_train_minibatches_stops_before_a_non_finite_step():
