@@ -13,7 +13,7 @@ on. The protocol is the paper's (section 4):
 - network ``i`` uses ``random_state = seed + i`` for both methods, hence the
   same initial weights and the same order of candidate minibatches;
 - validation every ``--validation-interval`` (50) candidate minibatches
-  (with SGR, skipped candidates count, as ``max_updates`` counts them); the
+  (with SGR, skipped candidates count, as ``max_candidates`` counts them); the
   network with the best validation score is the one tested;
 - accuracy: share of test sequences classified correctly (temporal order,
   temporal order 3-bit), or whose absolute error is below 0.04 (adding,
@@ -169,7 +169,7 @@ def parse_args(argv=None):
     p.add_argument("--n-nets", type=int, default=None,
                    help="networks per task, length and method [default: 4]")
     p.add_argument("--updates", type=int, default=None,
-                   help="candidate minibatches per network (max_updates) [default: 8000]")
+                   help="candidate minibatches per network (max_candidates) [default: 8000]")
     p.add_argument("--n-train", type=int, default=None, help="[default: 20000]")
     p.add_argument("--n-val", type=int, default=None, help="[default: 1000]")
     p.add_argument("--n-test", type=int, default=None, help="[default: 10000]")
@@ -493,7 +493,7 @@ def markdown_report(rows, args, wall_time):
     title = "## Table 1 (reproduction): test accuracy of trained SRNs, best / mean over networks"
     budget = (
         f"Budget: {args.n_nets} networks per task, length and method; "
-        f"{args.updates:,} candidate minibatches per network (`max_updates`); "
+        f"{args.updates:,} candidate minibatches per network (`max_candidates`); "
         f"train / validation / test = {args.n_train:,} / {args.n_val:,} / {args.n_test:,} sequences; "
         f"{args.n_hidden} hidden units; SGD lr {args.learning_rate:g}, momentum "
         f"{args.momentum:g}, minibatch {args.batch_size}; validation every "
