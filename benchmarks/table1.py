@@ -609,7 +609,7 @@ def _record_dynamics(task, method, X, y, X_probe, y_probe, n_updates, args):
     from sksgr.diagnostics import record_dynamics
 
     est = make_estimator(task, method, args.seed, args)
-    dyn = record_dynamics(est, X, y, n_updates=n_updates, every=args.validation_interval,
+    dyn = record_dynamics(est, X, y, n_candidates=n_updates, every=args.validation_interval,
                           X_probe=X_probe, y_probe=y_probe)
     dyn.estimator = None  # not needed: do not send the network back
     return dyn
