@@ -1028,9 +1028,9 @@ def dynamics_summary(runs, methods, threshold=1e-7):
              "|---|---:|---:|---:|---:|---:|---:|"]
     for m, r in zip(methods, runs):
         deep = r.delta_norms[:, -1]
-        at500 = int(np.argmin(np.abs(r.updates - 500)))
+        at500 = int(np.argmin(np.abs(r.candidates - 500)))
         below = np.nonzero(deep < threshold)[0]
-        first = f"update {r.updates[below[0]]:,}" if below.size else "never"
+        first = f"candidate {r.candidates[below[0]]:,}" if below.size else "never"
         lines.append(
             f"| {METHOD_LABELS[m]} | {deep[0]:.2e} | {deep[at500]:.2e} | {deep.min():.2e} | "
             f"{first} | {r.saturation[0]:.1%} / {r.saturation[at500]:.1%} / "
@@ -1043,7 +1043,7 @@ def _record_dynamics(task, method, X, y, X_probe, y_probe, n_updates, args):
 
     est = make_estimator(task, method, args.seed, args)
     est.set_params(warm_start=False, max_iter=200, shuffle=True)
-    dyn = record_dynamics(est, X, y, n_updates=n_updates, every=50,
+    dyn = record_dynamics(est, X, y, n_candidates=n_updates, every=50,
                           X_probe=X_probe, y_probe=y_probe)
     dyn.estimator = None  # not needed: do not send the network back
     return dyn

@@ -324,18 +324,19 @@ def gradient_norm_profile(estimator, X, y):
 class Dynamics:
     """Gradient and activation statistics recorded during training.
 
-    One record before training (update 0) and one after each chunk of
-    ``every`` updates, all measured on the same probe set.
+    One record before training (candidate 0) and one after each chunk of
+    ``every`` candidate minibatches, all measured on the same probe set.
 
     Attributes
     ----------
-    updates : ndarray of shape (n_records,)
-        Minibatches processed before each record (``0, every, 2 every, ...``
-        and ``n_updates``): the training clock that ``max_candidates`` counts.
-        Without gradient regularization every minibatch is an update.
+    candidates : ndarray of shape (n_records,)
+        Candidate minibatches processed before each record (``0, every,
+        2 every, ...`` and ``n_candidates``): the training clock that
+        ``max_candidates`` counts. Without gradient regularization every
+        candidate is an update.
     applied : ndarray of shape (n_records,)
         Weight updates applied before each record (``n_updates_``); smaller
-        than ``updates`` when gradient regularization skips minibatches.
+        than ``candidates`` when gradient regularization skips minibatches.
     delta_norms : ndarray of shape (n_records, T)
         ``GradientProfile.delta_norm`` of each record: mean per-sequence
         ``||delta||`` at depth ``h = 0 ... T - 1`` of the probe set.
@@ -357,7 +358,7 @@ class Dynamics:
         The trained network (a clone of the estimator passed in).
     """
 
-    updates: np.ndarray
+    candidates: np.ndarray
     applied: np.ndarray
     delta_norms: np.ndarray
     activation_mean: np.ndarray
@@ -381,11 +382,11 @@ def _spectral_radius(W):
 # tanh'(a) = 1 - tanh(a)^2 < 0.1  <=>  |a| > artanh(sqrt(0.9))
 _SATURATED = float(np.arctanh(np.sqrt(0.9)))
 
-def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_probe=None):
+def record_dynamics(estimator, X, y, *, n_candidates, every=50, X_probe=None, y_probe=None):
     """Train a copy of ``estimator`` and record its internal dynamics (paper Fig. 2).
 
     The copy starts from :func:`init_network` and is trained in chunks of
-    ``every`` candidate minibatches until ``n_updates`` are done, as one
+    ``every`` candidate minibatches until ``n_candidates`` are done, as one
     uninterrupted training would be: the momentum carries over between the
     chunks (whatever a ``warm_start`` fit does with it), and every chunk
     reshuffles differently: the copy's ``random_state`` is one ``RandomState`` shared
@@ -407,10 +408,10 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
     estimator : SRNClassifier or SRNRegressor
         Supplies the hyperparameters; it is not modified.
     X, y : training sequences and targets, in any form ``fit`` accepts.
-    n_updates : int
-        Number of minibatches to train on, counted as ``max_candidates`` counts
-        them: with ``gradient_regularization=True`` skipped candidate
-        minibatches count too (then ``Dynamics.applied`` and the estimator's
+    n_candidates : int
+        Number of candidate minibatches to train on, counted as
+        ``max_candidates`` counts them: with ``gradient_regularization=True``
+        skipped candidates count too (then ``Dynamics.applied`` and the estimator's
         ``n_updates_`` give the updates actually applied).
     every : int, default=50
         Minibatches between records (the paper validates every 50).
@@ -421,8 +422,8 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
     Returns
     -------
     dynamics : Dynamics
-        ``1 + ceil(n_updates / every)`` records (fewer if training diverged)
-        and the trained estimator, whose ``n_candidates_`` is ``n_updates``
+        ``1 + ceil(n_candidates / every)`` records (fewer if training diverged)
+        and the trained estimator, whose ``n_candidates_`` is ``n_candidates``
         (the minibatches of all chunks) and, without gradient
         regularization, so is its ``n_updates_``.
 
@@ -434,15 +435,16 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
     >>> X, y = make_temporal_order(60, 20, random_state=0)
     >>> clf = SRNClassifier(n_hidden=10, spectral_radius=0.95, learning_rate=0.01,
     ...                     random_state=0)
-    >>> dyn = record_dynamics(clf, X, y, n_updates=25, every=10)
-    >>> dyn.updates
+    >>> dyn = record_dynamics(clf, X, y, n_candidates=25, every=10)
+    >>> dyn.candidates
     array([ 0, 10, 20, 25])
     >>> dyn.delta_norms.shape, dyn.estimator.n_updates_
     ((4, 20), 25)
     """
-    n_updates, every = int(n_updates), int(every)
-    if n_updates < 1 or every < 1:
-        raise ValueError(f"n_updates and every must be >= 1, got {n_updates} and {every}.")
+    n_candidates, every = int(n_candidates), int(every)
+    if n_candidates < 1 or every < 1:
+        raise ValueError(
+            f"n_candidates and every must be >= 1, got {n_candidates} and {every}.")
     if (X_probe is None) != (y_probe is None):
         raise ValueError("X_probe and y_probe must be passed together.")
     rs = estimator.random_state
@@ -472,8 +474,8 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
     # chunk always ends at max_candidates.
     processed = 0
     record(processed)
-    while processed < n_updates:
-        chunk = min(every, n_updates - processed)
+    while processed < n_candidates:
+        chunk = min(every, n_candidates - processed)
         # keeps the momentum whatever a warm_start fit does with it
         continue_training(est, X, y, max_candidates=chunk, max_epochs=every, random_state=rng)
         done = est.n_candidates_ - processed  # n_candidates_ adds up over the chunks
@@ -485,7 +487,7 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
 
     cols = list(zip(*records))
     return Dynamics(
-        updates=np.array(cols[0], dtype=np.int64),
+        candidates=np.array(cols[0], dtype=np.int64),
         applied=np.array(cols[1], dtype=np.int64),
         delta_norms=np.vstack(cols[2]),
         activation_mean=np.array(cols[3]),

@@ -188,10 +188,10 @@ def test_init_network_regressor_on_a_2d_table():
 def test_record_dynamics_records_each_chunk():
     X, y = make_temporal_order(40, 10, random_state=0)
     clf = SRNClassifier(**SMALL)
-    dyn = record_dynamics(clf, X, y, n_updates=23, every=10)
+    dyn = record_dynamics(clf, X, y, n_candidates=23, every=10)
     assert isinstance(dyn, Dynamics)
-    np.testing.assert_array_equal(dyn.updates, [0, 10, 20, 23])
-    np.testing.assert_array_equal(dyn.applied, dyn.updates)
+    np.testing.assert_array_equal(dyn.candidates, [0, 10, 20, 23])
+    np.testing.assert_array_equal(dyn.applied, dyn.candidates)
     est = dyn.estimator
     assert est.n_updates_ == 23 and est.n_candidates_ == 23
     assert not hasattr(clf, "n_updates_")
@@ -225,8 +225,8 @@ def test_record_dynamics_counts_candidates_with_gradient_regularization():
     X, y = make_temporal_order(40, 10, random_state=0)
     clf = SRNClassifier(n_hidden=8, batch_size=5, gradient_regularization=True,
                         max_skips=None, random_state=0)
-    dyn = record_dynamics(clf, X, y, n_updates=23, every=10)
-    np.testing.assert_array_equal(dyn.updates, [0, 10, 20, 23])  # the max_candidates clock
+    dyn = record_dynamics(clf, X, y, n_candidates=23, every=10)
+    np.testing.assert_array_equal(dyn.candidates, [0, 10, 20, 23])  # the max_candidates clock
     est = dyn.estimator
     assert est.n_candidates_ == 23
     assert dyn.applied[-1] == est.n_updates_ < 23
@@ -237,13 +237,13 @@ def test_record_dynamics_counts_candidates_with_gradient_regularization():
 def test_record_dynamics_probe_set():
     X, y = make_temporal_order(40, 10, random_state=0)
     Xp, yp = make_temporal_order(7, 14, random_state=1)
-    dyn = record_dynamics(SRNClassifier(**SMALL), X, y, n_updates=4, every=2,
+    dyn = record_dynamics(SRNClassifier(**SMALL), X, y, n_candidates=4, every=2,
                           X_probe=Xp, y_probe=yp)
     assert dyn.delta_norms.shape == (3, 14)
     np.testing.assert_allclose(dyn.delta_norms[-1],
                                gradient_norm_profile(dyn.estimator, Xp, yp).delta_norm)
     with pytest.raises(ValueError, match="together"):
-        record_dynamics(SRNClassifier(**SMALL), X, y, n_updates=4, X_probe=Xp)
+        record_dynamics(SRNClassifier(**SMALL), X, y, n_candidates=4, X_probe=Xp)
 
 
 def test_record_dynamics_keeps_momentum_between_chunks():
@@ -252,7 +252,7 @@ def test_record_dynamics_keeps_momentum_between_chunks():
     X, y = make_temporal_order(20, 10, random_state=0)
     clf = SRNClassifier(n_hidden=6, sigma=0.3, learning_rate=0.1, momentum=0.9,
                         batch_size=20, random_state=0)
-    dyn = record_dynamics(clf, X, y, n_updates=12, every=4)
+    dyn = record_dynamics(clf, X, y, n_candidates=12, every=4)
     whole = init_network(clf, X, y).set_params(warm_start=True, max_candidates=12, max_iter=12,
                                                tol=None).fit(X, y)
     np.testing.assert_allclose(dyn.estimator.recurrent_weights_, whole.recurrent_weights_,
@@ -269,8 +269,8 @@ def test_record_dynamics_keeps_momentum_between_chunks():
 def test_record_dynamics_reshuffles_every_chunk():
     X, y = make_temporal_order(30, 10, random_state=0)
     clf = SRNClassifier(**SMALL)  # random_state=0, batch_size=5: 6 minibatches an epoch
-    dyn = record_dynamics(clf, X, y, n_updates=18, every=6)
-    again = record_dynamics(clf, X, y, n_updates=18, every=6)
+    dyn = record_dynamics(clf, X, y, n_candidates=18, every=6)
+    again = record_dynamics(clf, X, y, n_candidates=18, every=6)
     np.testing.assert_array_equal(dyn.estimator.recurrent_weights_,
                                   again.estimator.recurrent_weights_)
 
@@ -292,7 +292,7 @@ def test_record_dynamics_does_not_advance_the_callers_generator():
     X, y = make_temporal_order(20, 10, random_state=0)
     rng = np.random.RandomState(3)
     state = rng.get_state()[1].copy()
-    record_dynamics(SRNClassifier(**{**SMALL, "random_state": rng}), X, y, n_updates=2, every=1)
+    record_dynamics(SRNClassifier(**{**SMALL, "random_state": rng}), X, y, n_candidates=2, every=1)
     np.testing.assert_array_equal(rng.get_state()[1], state)
 
 
@@ -341,7 +341,7 @@ def test_plot_dynamics(tmp_path):
 
     X, y = make_temporal_order(20, 10, random_state=0)
     runs = {lr: record_dynamics(SRNClassifier(**{**SMALL, "learning_rate": lr}), X, y,
-                                n_updates=6, every=2) for lr in (0.01, 0.1)}
+                                n_candidates=6, every=2) for lr in (0.01, 0.1)}
     fig = plot_dynamics({f"lr = {lr}": d for lr, d in runs.items()})
     assert len(fig.axes) == 6  # per run: heat map, activations, colour bar
     bottom = fig.axes[2]  # row-major: the two heat maps, then the activation panels

@@ -130,7 +130,7 @@ def test_table1_off_on_end_to_end(tmp_path):
         cells = [c.strip() for c in line.strip("|").split("|")]
         start, minimum = float(cells[1]), float(cells[3])
         assert 0 < minimum <= start  # the minimum over the records includes the start
-        assert cells[4] == "never" or cells[4].startswith("update ")
+        assert cells[4] == "never" or cells[4].startswith("candidate ")
 
 
 def _module():
