@@ -7,5 +7,6 @@ time, after Chernodub & Nowicki (2016).
 
 from ._estimators import SRNClassifier, SRNRegressor
 from ._version import __version__
+from .preprocessing import SequenceScaler
 
-__all__ = ["SRNClassifier", "SRNRegressor", "__version__"]
+__all__ = ["SequenceScaler", "SRNClassifier", "SRNRegressor", "__version__"]

@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["sksgr._estimators", "sksgr._numpy_reference", "sksgr.datasets", "sksgr.metrics",
-           "sksgr.diagnostics", "sksgr.plotting"]
+           "sksgr.diagnostics", "sksgr.plotting", "sksgr.preprocessing"]
 
 
 @pytest.mark.parametrize("name", MODULES)
