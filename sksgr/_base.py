@@ -35,6 +35,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
 
     _parameter_constraints: dict = {
         "n_hidden": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"normal", "pascanu", "xavier_uniform"})],
         "sigma": [Interval(Real, 0, None, closed="left")],
         "spectral_radius": [Interval(Real, 0, None, closed="neither"), None],
         "recurrent_nonzeros": [Interval(Integral, 1, None, closed="left"), None],
@@ -74,6 +75,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self,
         n_hidden=100,
         *,
+        init="normal",
         sigma=0.01,
         spectral_radius=None,
         recurrent_nonzeros=None,
@@ -109,6 +111,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         steer="dS",
     ):
         self.n_hidden = n_hidden
+        self.init = init
         self.sigma = sigma
         self.spectral_radius = spectral_radius
         self.recurrent_nonzeros = recurrent_nonzeros
@@ -255,7 +258,10 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             data.X_val, data.y_val = _nan_padded(Xp[val], lengths[val]), y[val]
 
         if warm:
-            starts = [(self._get_coef(), self._velocity.astype(Xp.dtype, copy=True))]
+            # as scikit-learn's MLP: a warm fit continues the weights with a
+            # fresh optimizer state (partial_fit keeps it)
+            coef = self._get_coef()
+            starts = [(coef, np.zeros_like(coef))]
             seeds = [rng.randint(np.iinfo(np.int32).max)]
         else:
             seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_restarts)
@@ -272,7 +278,8 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
 
     def _draw_coef(self, seed, dtype):
         return init_coef(
-            *self._sizes, sigma=self.sigma, spectral_radius=self.spectral_radius,
+            *self._sizes, init=self.init, sigma=self.sigma,
+            spectral_radius=self.spectral_radius,
             recurrent_nonzeros=self.recurrent_nonzeros,
             rng=np.random.RandomState(seed), dtype=dtype,
         )

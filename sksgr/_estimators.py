@@ -15,17 +15,32 @@ _PARAMETERS = """
     ----------
     n_hidden : int, default=100
         Number of hidden (recurrent) units; the paper uses 100.
+    init : {{"normal", "pascanu", "xavier_uniform"}}, default="normal"
+        How the initial weights are drawn (biases start at zero).
+        "normal": every weight from N(0, sigma^2), the paper's literal
+        text. "pascanu": the same draw, then 15 entries per recurrent row
+        kept and the recurrent matrix rescaled to spectral radius 0.95
+        (Pascanu et al. 2013, code ``pascanur/trainingRNNs``): the paper's
+        "sigma = 0.01 as in [10]" most likely means this whole init, since
+        its Fig. 2 remark (a long-term gradient norm still above 1e-7 at
+        depth 100 before training) holds for it and not for a dense
+        sigma = 0.01 draw. "xavier_uniform": each matrix from U[-a, a],
+        ``a = sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio 2010), the init
+        of the paper's authors' public code for their sibling 2016 paper;
+        ``sigma`` is then unused.
     sigma : float, default=0.01
-        Standard deviation of the Gaussian initial weights (paper: 0.01).
-        Biases start at zero.
+        Standard deviation of the Gaussian initial weights (paper: 0.01),
+        used by ``init="normal"`` and ``"pascanu"``.
     spectral_radius : float, default=None
         If set, the recurrent matrix is rescaled to this spectral radius
-        after the draw (Pascanu et al. 2013 use 0.95). With the paper's
-        literal ``sigma=0.01`` and 100 units the radius is about 0.1, and the
+        after the draw; ``None`` keeps the init's own choice (0.95 for
+        "pascanu", no rescaling otherwise). With ``init="normal"``,
+        ``sigma=0.01`` and 100 units the radius is about 0.1, and the
         gradient of step 1 is ~1e-99 of the last step's at T = 100.
     recurrent_nonzeros : int, default=None
         If set, only this many randomly placed entries per row of the
-        recurrent matrix are kept before the rescaling (Pascanu et al.: 15).
+        recurrent matrix are kept before the rescaling; ``None`` keeps the
+        init's own choice (15 for "pascanu", dense otherwise).
     learning_rate : float, default=1e-3
         SGD step size (paper: 1e-5 ... 1e-3).
     momentum : float, default=0.9
@@ -81,7 +96,9 @@ _PARAMETERS = """
         If positive, print one line per epoch: loss, validation score and
         updates per second.
     warm_start : bool, default=False
-        Continue training the kept network on the next ``fit``.
+        Continue training the kept network on the next ``fit``. As in
+        scikit-learn's MLP, each ``fit`` starts a fresh optimizer state (the
+        momentum starts at zero); ``partial_fit`` keeps it between calls.
     clip_norm : float, default=None
         Rescale the whole gradient to this norm when it is longer (Pascanu et
         al. 2013's clipping): the usual baseline for SGR, usable with it.

@@ -35,6 +35,27 @@ minibatch, and the adding and multiplication tasks stretch that length by a
 random amount of up to 10 %. Here a data set has one fixed length,
 ``n_timesteps``, for all its sequences.
 
+Two conventions (``convention=``), for every generator:
+
+- ``"pascanu"`` (default): the definitions above.
+- ``"chernodub"``: the definitions of the paper's authors' own public
+  experiment code (MATLAB, repository ``achernodub/oplu_adding``, files
+  ``synthetic_problems/get_*_problem.m``, written for their sibling 2016
+  paper on orthogonal permutation linear units and run with the same
+  protocol as the SGR paper). Adding and multiplication values are drawn
+  from U[-1, 1) (centred), and with ``T' = ceil(1.1 l)`` computed in doubles
+  the 1-based, inclusive windows are ``p0 in [1, round(T'/10)]`` and
+  ``p1 in [round(T'/10 + 1), round(T'/2)]`` (l = 100: 1...11 and 12...56;
+  l = 150: 1...17 and 18...83). Temporal order uses
+  ``[round(l/10), round(2l/10)]`` and ``[round(4l/10), round(5l/10)]``,
+  3-bit ``[round(l/10), round(2l/10)]``, ``[round(3l/10), round(4l/10)]``,
+  ``[round(6l/10), round(7l/10)]``. ``round`` is MATLAB's (halves away from
+  zero). Their success criteria differ too: |error| <= 0.08 for adding and
+  <= 0.04 for multiplication (see :mod:`sksgr.metrics`). The channel order
+  (``[marker, value]``; symbols A, B, then distractors) and the class
+  numbering are the library's for both conventions. :func:`position_ranges`
+  returns the 0-based ranges of either convention.
+
 References
 ----------
 .. [1] A. Chernodub and D. Nowicki, "Sampling-based gradient regularization
@@ -52,6 +73,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 __all__ = [
+    "position_ranges",
     "make_adding",
     "make_multiplication",
     "make_temporal_order",
@@ -72,20 +94,73 @@ _N_SYMBOLS = 6
 _N_RELEVANT_SYMBOLS = 2
 
 
-def _min_timesteps(ranges):
-    """Smallest length for which every range in ``ranges`` is non-empty."""
-    # floor(width * l / 10) >= 1  <=>  l >= ceil(10 / width)
-    return max(-(-10 // width) for _, width in ranges)
+_CONVENTIONS = ("pascanu", "chernodub")
+
+# The authors' windows, 1-based and inclusive, as MATLAB expressions of the
+# length: (lo, hi) of each marked position, before rounding. ``L`` is T for the
+# temporal-order tasks and T' = ceil(1.1 T) for adding and multiplication.
+_CHERNODUB_WINDOWS = {
+    "adding": ((lambda L: 1, lambda L: L / 10), (lambda L: L / 10 + 1, lambda L: L / 2)),
+    "temporal order": ((lambda L: L / 10, lambda L: 2 * L / 10),
+                       (lambda L: 4 * L / 10, lambda L: 5 * L / 10)),
+    "temporal order 3-bit": ((lambda L: L / 10, lambda L: 2 * L / 10),
+                             (lambda L: 3 * L / 10, lambda L: 4 * L / 10),
+                             (lambda L: 6 * L / 10, lambda L: 7 * L / 10)),
+}
+_CHERNODUB_WINDOWS["multiplication"] = _CHERNODUB_WINDOWS["adding"]
+_PASCANU_RANGES = {
+    "adding": _MARKED_REGRESSION_RANGES,
+    "multiplication": _MARKED_REGRESSION_RANGES,
+    "temporal order": _TEMPORAL_ORDER_RANGES,
+    "temporal order 3-bit": _TEMPORAL_ORDER_3BIT_RANGES,
+}
+# Both conventions need n_timesteps >= 10 (every window holds a step then).
+_MIN_TIMESTEPS = 10
 
 
-def _format_ranges(ranges):
-    return ", ".join(
-        f"[{start / 10:g} l, {(start + width) / 10:g} l)" for start, width in ranges
-    )
+def _matlab_round(x):
+    """MATLAB's ``round`` for x >= 0: halves away from zero."""
+    return int(np.floor(x + 0.5))
 
 
-def _check_params(n_samples, n_timesteps, ranges, task):
-    """Validate the two size arguments; return them as Python ints."""
+def position_ranges(task, n_timesteps, convention="pascanu"):
+    """Half-open, 0-based ranges ``[lo, hi)`` of the marked positions of ``task``.
+
+    Parameters
+    ----------
+    task : {"adding", "multiplication", "temporal order", "temporal order 3-bit"}
+    n_timesteps : int
+    convention : {"pascanu", "chernodub"}, default="pascanu"
+
+    Returns
+    -------
+    ranges : list of (int, int)
+        One ``(lo, hi)`` per marked position; position ``k`` is uniform on
+        ``lo_k, ..., hi_k - 1``.
+
+    Examples
+    --------
+    >>> from sksgr.datasets import position_ranges
+    >>> position_ranges("adding", 100, "chernodub")
+    [(0, 11), (11, 56)]
+    >>> position_ranges("temporal order", 100, "chernodub")
+    [(9, 20), (39, 50)]
+    >>> position_ranges("temporal order", 100)
+    [(10, 20), (50, 60)]
+    """
+    T = n_timesteps
+    if convention == "pascanu":
+        return [(start * T // 10, start * T // 10 + width * T // 10)
+                for start, width in _PASCANU_RANGES[task]]
+    # MATLAB: randi([round(lo), round(hi)]) on 1-based indices; T' = ceil(1.1 T)
+    # computed in doubles as ``ceil((11/10) * T)``.
+    L = int(np.ceil((11 / 10) * T)) if task in ("adding", "multiplication") else T
+    return [(_matlab_round(lo(L)) - 1, _matlab_round(hi(L)))
+            for lo, hi in _CHERNODUB_WINDOWS[task]]
+
+
+def _check_params(n_samples, n_timesteps, convention, task):
+    """Validate the size arguments and the convention; return the sizes as ints."""
     for name, value in (("n_samples", n_samples), ("n_timesteps", n_timesteps)):
         if isinstance(value, (bool, np.bool_)) or not isinstance(
             value, numbers.Integral
@@ -96,58 +171,75 @@ def _check_params(n_samples, n_timesteps, ranges, task):
             )
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}.")
-    min_timesteps = _min_timesteps(ranges)
-    if n_timesteps < min_timesteps:
+    if convention not in _CONVENTIONS:
+        raise ValueError(
+            f"convention must be one of {_CONVENTIONS}, got {convention!r}."
+        )
+    if n_timesteps < _MIN_TIMESTEPS:
+        if convention == "pascanu":
+            windows = _format_ranges(_PASCANU_RANGES[task])
+        else:
+            windows = "tenths of the length"
         raise ValueError(
             f"n_timesteps={n_timesteps} is too short for the {task} task: it "
-            f"needs n_timesteps >= {min_timesteps} so that every marked-position "
-            f"range ({_format_ranges(ranges)}) holds at least one time step."
+            f"needs n_timesteps >= {_MIN_TIMESTEPS} so that every marked-position "
+            f"range ({windows}) holds at least one time step."
         )
     return int(n_samples), int(n_timesteps)
 
 
-def _draw_positions(rng, n_samples, n_timesteps, ranges):
+def _format_ranges(ranges):
+    return ", ".join(
+        f"[{start / 10:g} l, {(start + width) / 10:g} l)" for start, width in ranges
+    )
+
+
+def _draw_positions(rng, n_samples, ranges):
     """Draw one marked position per range and sequence.
 
     Returns an int array of shape ``(len(ranges), n_samples)``; row ``k``
-    is uniform on ``[start_k * l // 10, start_k * l // 10 + width_k * l // 10)``.
+    is uniform on ``[lo_k, hi_k)``.
     """
     positions = np.empty((len(ranges), n_samples), dtype=np.intp)
-    for k, (start, width) in enumerate(ranges):
-        positions[k] = rng.randint(width * n_timesteps // 10, size=n_samples)
-        positions[k] += start * n_timesteps // 10
+    for k, (lo, hi) in enumerate(ranges):
+        positions[k] = rng.randint(hi - lo, size=n_samples)
+        positions[k] += lo
     return positions
 
 
-def _make_marked_regression(n_samples, n_timesteps, random_state, combine, task):
+def _make_marked_regression(n_samples, n_timesteps, random_state, combine, task,
+                            convention):
     """Shared body of the adding and multiplication tasks.
 
     ``combine(a, b)`` maps the two marked values to the target.
     """
-    ranges = _MARKED_REGRESSION_RANGES
-    n_samples, n_timesteps = _check_params(n_samples, n_timesteps, ranges, task)
+    n_samples, n_timesteps = _check_params(n_samples, n_timesteps, convention, task)
     rng = check_random_state(random_state)
 
-    positions = _draw_positions(rng, n_samples, n_timesteps, ranges)
+    positions = _draw_positions(rng, n_samples, position_ranges(task, n_timesteps, convention))
     X = np.zeros((n_samples, n_timesteps, 2), dtype=np.float64)
-    X[:, :, 1] = rng.uniform(size=(n_samples, n_timesteps))
+    if convention == "pascanu":
+        X[:, :, 1] = rng.uniform(size=(n_samples, n_timesteps))
+    else:
+        X[:, :, 1] = rng.uniform(-1.0, 1.0, size=(n_samples, n_timesteps))
     rows = np.arange(n_samples)
     X[rows, positions, 0] = 1.0  # broadcasts to (2, n_samples)
     first, second = X[rows, positions, 1]
     return X, combine(first, second)
 
 
-def _make_temporal_order(n_samples, n_timesteps, random_state, ranges, task):
+def _make_temporal_order(n_samples, n_timesteps, random_state, task, convention):
     """Shared body of the two temporal-order tasks.
 
     One bit per range: symbol A (0) or B (1) is shown at the drawn position,
     a uniform distractor from {2, 3, 4, 5} everywhere else; the class is
     ``sum_k bit_k * 2**k``.
     """
-    n_samples, n_timesteps = _check_params(n_samples, n_timesteps, ranges, task)
+    n_samples, n_timesteps = _check_params(n_samples, n_timesteps, convention, task)
     rng = check_random_state(random_state)
 
-    positions = _draw_positions(rng, n_samples, n_timesteps, ranges)
+    ranges = position_ranges(task, n_timesteps, convention)
+    positions = _draw_positions(rng, n_samples, ranges)
     bits = rng.randint(_N_RELEVANT_SYMBOLS, size=(len(ranges), n_samples))
     symbols = rng.randint(
         _N_RELEVANT_SYMBOLS, _N_SYMBOLS, size=(n_samples, n_timesteps)
@@ -161,7 +253,8 @@ def _make_temporal_order(n_samples, n_timesteps, random_state, ranges, task):
     return X, y
 
 
-def make_adding(n_samples=1000, n_timesteps=100, *, random_state=None):
+def make_adding(n_samples=1000, n_timesteps=100, *, convention="pascanu",
+                random_state=None):
     """Generate the adding problem.
 
     Each sequence has two inputs per step, in Pascanu's order
@@ -184,6 +277,15 @@ def make_adding(n_samples=1000, n_timesteps=100, *, random_state=None):
         Length ``l`` of every sequence, at least 10 (so that
         ``floor(0.1 l) >= 1``).
 
+    convention : {"pascanu", "chernodub"}, default="pascanu"
+        Whose definition to follow. "pascanu": the ranges above and values
+        from U[0, 1). "chernodub": the paper's authors' own code (see the
+        module docstring): values from U[-1, 1), so targets in [-1, 1]
+        (centred), and with ``T' = ceil(1.1 l)`` (in doubles) the 1-based,
+        inclusive windows ``p0 in [1, round(T'/10)]``,
+        ``p1 in [round(T'/10 + 1), round(T'/2)]``, MATLAB rounding (halves
+        away from zero): for l = 100, p0 in 1...11 and p1 in 12...56.
+
     random_state : int, RandomState instance or None, default=None
         Determines random number generation. Pass an int for reproducible
         output across multiple function calls.
@@ -194,12 +296,13 @@ def make_adding(n_samples=1000, n_timesteps=100, *, random_state=None):
         The sequences; ``X[:, :, 0]`` is the marker, ``X[:, :, 1]`` the value.
 
     y : ndarray of shape (n_samples,), dtype float64
-        The targets, in [0, 1).
+        The targets, in [0, 1) ([-1, 1] with ``convention="chernodub"``).
 
     Raises
     ------
     ValueError
-        If ``n_samples < 1`` or ``n_timesteps < 10``.
+        If ``n_samples < 1``, ``n_timesteps < 10`` or ``convention`` is
+        unknown.
     TypeError
         If ``n_samples`` or ``n_timesteps`` is not an integer.
 
@@ -233,10 +336,12 @@ def make_adding(n_samples=1000, n_timesteps=100, *, random_state=None):
         random_state,
         combine=lambda a, b: (a + b) / 2.0,
         task="adding",
+        convention=convention,
     )
 
 
-def make_multiplication(n_samples=1000, n_timesteps=100, *, random_state=None):
+def make_multiplication(n_samples=1000, n_timesteps=100, *, convention="pascanu",
+                        random_state=None):
     """Generate the multiplication problem.
 
     Same inputs as :func:`make_adding`: two inputs per step,
@@ -259,6 +364,15 @@ def make_multiplication(n_samples=1000, n_timesteps=100, *, random_state=None):
         Length ``l`` of every sequence, at least 10 (so that
         ``floor(0.1 l) >= 1``).
 
+    convention : {"pascanu", "chernodub"}, default="pascanu"
+        Whose definition to follow. "pascanu": the ranges above and values
+        from U[0, 1). "chernodub": the paper's authors' own code (see the
+        module docstring): values from U[-1, 1), so targets in [-1, 1]
+        (centred), and with ``T' = ceil(1.1 l)`` (in doubles) the 1-based,
+        inclusive windows ``p0 in [1, round(T'/10)]``,
+        ``p1 in [round(T'/10 + 1), round(T'/2)]``, MATLAB rounding (halves
+        away from zero): for l = 100, p0 in 1...11 and p1 in 12...56.
+
     random_state : int, RandomState instance or None, default=None
         Determines random number generation. Pass an int for reproducible
         output across multiple function calls.
@@ -269,12 +383,13 @@ def make_multiplication(n_samples=1000, n_timesteps=100, *, random_state=None):
         The sequences; ``X[:, :, 0]`` is the marker, ``X[:, :, 1]`` the value.
 
     y : ndarray of shape (n_samples,), dtype float64
-        The targets, in [0, 1).
+        The targets, in [0, 1) ([-1, 1] with ``convention="chernodub"``).
 
     Raises
     ------
     ValueError
-        If ``n_samples < 1`` or ``n_timesteps < 10``.
+        If ``n_samples < 1``, ``n_timesteps < 10`` or ``convention`` is
+        unknown.
     TypeError
         If ``n_samples`` or ``n_timesteps`` is not an integer.
 
@@ -307,10 +422,12 @@ def make_multiplication(n_samples=1000, n_timesteps=100, *, random_state=None):
         random_state,
         combine=np.multiply,
         task="multiplication",
+        convention=convention,
     )
 
 
-def make_temporal_order(n_samples=1000, n_timesteps=100, *, random_state=None):
+def make_temporal_order(n_samples=1000, n_timesteps=100, *, convention="pascanu",
+                        random_state=None):
     """Generate the temporal order problem (4 classes).
 
     Each step is a one-hot vector over 6 symbols: index 0 is A, index 1 is B,
@@ -334,6 +451,13 @@ def make_temporal_order(n_samples=1000, n_timesteps=100, *, random_state=None):
         Length ``l`` of every sequence, at least 10 (so that
         ``floor(0.1 l) >= 1``).
 
+    convention : {"pascanu", "chernodub"}, default="pascanu"
+        Whose definition to follow. "pascanu": the ranges above.
+        "chernodub": the paper's authors' own code (see the module
+        docstring): 1-based, inclusive windows ``[round(l/10), round(2l/10)]``
+        and ``[round(4l/10), round(5l/10)]`` (MATLAB rounding, halves away
+        from zero): for l = 100, p0 in 10...20 and p1 in 40...50.
+
     random_state : int, RandomState instance or None, default=None
         Determines random number generation. Pass an int for reproducible
         output across multiple function calls.
@@ -349,7 +473,8 @@ def make_temporal_order(n_samples=1000, n_timesteps=100, *, random_state=None):
     Raises
     ------
     ValueError
-        If ``n_samples < 1`` or ``n_timesteps < 10``.
+        If ``n_samples < 1``, ``n_timesteps < 10`` or ``convention`` is
+        unknown.
     TypeError
         If ``n_samples`` or ``n_timesteps`` is not an integer.
 
@@ -381,12 +506,13 @@ def make_temporal_order(n_samples=1000, n_timesteps=100, *, random_state=None):
         n_samples,
         n_timesteps,
         random_state,
-        ranges=_TEMPORAL_ORDER_RANGES,
         task="temporal order",
+        convention=convention,
     )
 
 
-def make_temporal_order_3bit(n_samples=1000, n_timesteps=100, *, random_state=None):
+def make_temporal_order_3bit(n_samples=1000, n_timesteps=100, *, convention="pascanu",
+                             random_state=None):
     """Generate the 3-bit temporal order problem (8 classes).
 
     As :func:`make_temporal_order`, with three marked steps ``p0``, ``p1``,
@@ -409,6 +535,13 @@ def make_temporal_order_3bit(n_samples=1000, n_timesteps=100, *, random_state=No
         Length ``l`` of every sequence, at least 10 (so that
         ``floor(0.1 l) >= 1``).
 
+    convention : {"pascanu", "chernodub"}, default="pascanu"
+        Whose definition to follow. "pascanu": the ranges above.
+        "chernodub": the paper's authors' own code (see the module
+        docstring): 1-based, inclusive windows ``[round(l/10), round(2l/10)]``,
+        ``[round(3l/10), round(4l/10)]`` and ``[round(6l/10), round(7l/10)]``
+        (MATLAB rounding, halves away from zero).
+
     random_state : int, RandomState instance or None, default=None
         Determines random number generation. Pass an int for reproducible
         output across multiple function calls.
@@ -424,7 +557,8 @@ def make_temporal_order_3bit(n_samples=1000, n_timesteps=100, *, random_state=No
     Raises
     ------
     ValueError
-        If ``n_samples < 1`` or ``n_timesteps < 10``.
+        If ``n_samples < 1``, ``n_timesteps < 10`` or ``convention`` is
+        unknown.
     TypeError
         If ``n_samples`` or ``n_timesteps`` is not an integer.
 
@@ -457,6 +591,6 @@ def make_temporal_order_3bit(n_samples=1000, n_timesteps=100, *, random_state=No
         n_samples,
         n_timesteps,
         random_state,
-        ranges=_TEMPORAL_ORDER_3BIT_RANGES,
         task="temporal order 3-bit",
+        convention=convention,
     )

@@ -390,10 +390,10 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
     """Train a copy of ``estimator`` and record its internal dynamics (paper Fig. 2).
 
     The copy starts from :func:`init_network` and is trained with the public
-    API, ``fit`` with ``warm_start=True`` and ``max_updates=every``, repeated
-    until ``n_updates`` minibatches are done. Momentum carries over between the
-    chunks (a warm ``fit`` continues the velocity), and every chunk reshuffles
-    differently: the copy's ``random_state`` is one ``RandomState`` shared
+    API, ``partial_fit`` (one reshuffled epoch a call) cut by ``max_updates``
+    at every ``every`` minibatches, until ``n_updates`` minibatches are done.
+    Momentum carries over between the chunks (``partial_fit`` keeps the
+    optimizer state), and every epoch reshuffles differently: the copy's ``random_state`` is one ``RandomState`` shared
     by the initialisation and all chunks, seeded from the estimator's
     ``random_state``. Before training and after each chunk, the probe set is
     measured: delta norms per depth as in :func:`gradient_norm_profile`,
@@ -460,6 +460,8 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
     est = init_network(estimator, X, y, random_state=rng)
 
     Xp, lengths, Y = _inputs(est, X, y)
+    # minibatches in one epoch (one partial_fit call)
+    per_epoch = -(-len(Xp) // min(est.batch_size, len(Xp)))
     if X_probe is None:
         k = min(100, len(Xp))
         Xp, lengths, Y = _trimmed(Xp[:k], lengths[:k], Y[:k])
@@ -476,20 +478,23 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
             profile.loss,
         ))
 
-    # max_iter=every: every epoch processes at least one minibatch, so a chunk
-    # always ends at max_updates (and fit's max_iter warning stays silent).
-    est.set_params(warm_start=True, max_iter=every, tol=None, early_stopping=False,
-                   random_state=rng)
+    # partial_fit keeps the optimizer state (a warm fit would restart the
+    # momentum); each call is one reshuffled epoch, cut at max_updates.
+    est.set_params(warm_start=True, tol=None, early_stopping=False, random_state=rng)
     processed = 0
     record(processed)
     while processed < n_updates:
-        chunk = min(every, n_updates - processed)
-        est.set_params(max_updates=chunk)
-        est.fit(X, y)  # warm: n_candidates_ adds up over the chunks
+        target = min(processed + every, n_updates)
+        while est.n_candidates_ < target:
+            before = est.n_candidates_
+            est.set_params(max_updates=target - before)
+            est.partial_fit(X, y)  # n_candidates_ adds up over the calls
+            if est.n_candidates_ - before < min(per_epoch, target - before):
+                break  # the epoch ended early: diverged or interrupted
         done = est.n_candidates_ - processed
         processed = est.n_candidates_
         record(processed)
-        if done < chunk:  # diverged or interrupted: fit has warned
+        if processed < target:  # diverged or interrupted: fit has warned
             break
     est.set_params(**original)
 

@@ -11,6 +11,7 @@ from sksgr.datasets import (
     make_multiplication,
     make_temporal_order,
     make_temporal_order_3bit,
+    position_ranges,
 )
 
 REGRESSION = [make_adding, make_multiplication]
@@ -248,3 +249,97 @@ def test_docstring_examples():
     result = doctest.testmod(sksgr.datasets, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+# -- convention="chernodub": the paper's authors' own definitions -----------------
+# 1-based inclusive windows from their MATLAB code, written out by hand for
+# T = 100 and 150 (adding / multiplication use T' = ceil(1.1 T): 111 and 166).
+CHERNODUB_WINDOWS_1BASED = {
+    ("adding", 100): [(1, 11), (12, 56)],
+    ("adding", 150): [(1, 17), (18, 83)],
+    ("temporal order", 100): [(10, 20), (40, 50)],
+    ("temporal order", 150): [(15, 30), (60, 75)],
+    ("temporal order 3-bit", 100): [(10, 20), (30, 40), (60, 70)],
+    ("temporal order 3-bit", 150): [(15, 30), (45, 60), (90, 105)],
+}
+CHERNODUB_MAKERS = {
+    "adding": make_adding,
+    "multiplication": make_multiplication,
+    "temporal order": make_temporal_order,
+    "temporal order 3-bit": make_temporal_order_3bit,
+}
+
+
+@pytest.mark.parametrize("task, T", sorted(CHERNODUB_WINDOWS_1BASED))
+def test_chernodub_position_ranges_match_the_authors_windows(task, T):
+    expected = [(lo - 1, hi) for lo, hi in CHERNODUB_WINDOWS_1BASED[task, T]]
+    assert position_ranges(task, T, "chernodub") == expected
+    if task == "adding":
+        assert position_ranges("multiplication", T, "chernodub") == expected
+
+
+def _marked_positions(task, X):
+    if task in ("adding", "multiplication"):
+        rows, pos = np.nonzero(X[:, :, 0] == 1)
+    else:
+        rows, pos = np.nonzero(X[:, :, :2].sum(axis=2) == 1)
+    return pos.reshape(len(X), -1)  # in time order
+
+
+@pytest.mark.parametrize("task", sorted(CHERNODUB_MAKERS))
+@pytest.mark.parametrize("T", [100, 150])
+def test_chernodub_generators_fill_exactly_their_windows(task, T):
+    X, y = CHERNODUB_MAKERS[task](6000, T, convention="chernodub", random_state=0)
+    pos = _marked_positions(task, X)
+    windows = [(lo - 1, hi - 1) for lo, hi in CHERNODUB_WINDOWS_1BASED[
+        "adding" if task == "multiplication" else task, T]]
+    assert pos.shape[1] == len(windows)
+    for k, (lo, hi) in enumerate(windows):  # every step of the window is drawn
+        np.testing.assert_array_equal(np.unique(pos[:, k]), np.arange(lo, hi + 1))
+
+
+@pytest.mark.parametrize("task", ["adding", "multiplication"])
+def test_chernodub_regression_values_are_centred_and_targets_recomputed(task):
+    X, y = CHERNODUB_MAKERS[task](3000, 100, convention="chernodub", random_state=1)
+    values = X[:, :, 1]
+    assert values.min() >= -1 and values.max() < 1 and values.min() < -0.99
+    assert abs(values.mean()) < 0.01
+    marked = np.where(X[:, :, 0] == 1, values, np.nan)
+    a, b = (marked[i][~np.isnan(marked[i])] for i in range(2))
+    rows = [m[~np.isnan(m)] for m in marked]
+    expected = np.array([(r[0] + r[1]) / 2 if task == "adding" else r[0] * r[1] for r in rows])
+    np.testing.assert_array_equal(y, expected)
+    assert len(a) == len(b) == 2
+    assert y.min() < -0.8 and y.max() > 0.8  # targets span [-1, 1]
+
+
+@pytest.mark.parametrize("task, n_classes", [("temporal order", 4), ("temporal order 3-bit", 8)])
+def test_chernodub_temporal_order_targets_recomputed(task, n_classes):
+    X, y = CHERNODUB_MAKERS[task](2000, 100, convention="chernodub", random_state=2)
+    pos = _marked_positions(task, X)
+    bits = np.take_along_axis(X[:, :, 1], pos, axis=1)  # 1 where the symbol is B
+    np.testing.assert_array_equal(y, bits @ (2 ** np.arange(pos.shape[1])))
+    assert set(np.unique(y)) == set(range(n_classes))
+    assert (X.sum(axis=2) == 1).all()
+
+
+@pytest.mark.parametrize("make", list(CHERNODUB_MAKERS.values()))
+def test_chernodub_generators_are_deterministic_and_differ_from_pascanu(make):
+    X1, y1 = make(50, 30, convention="chernodub", random_state=3)
+    X2, y2 = make(50, 30, convention="chernodub", random_state=3)
+    np.testing.assert_array_equal(X1, X2)
+    np.testing.assert_array_equal(y1, y2)
+    Xp, _ = make(50, 30, random_state=3)
+    assert not np.array_equal(X1, Xp)
+
+
+def test_pascanu_convention_is_the_default_and_unchanged():
+    X, y = make_adding(20, 30, random_state=0)
+    Xp, yp = make_adding(20, 30, convention="pascanu", random_state=0)
+    np.testing.assert_array_equal(X, Xp)
+    assert position_ranges("adding", 30) == [(0, 3), (3, 15)]
+
+
+def test_unknown_convention_is_an_error():
+    with pytest.raises(ValueError, match="convention must be one of"):
+        make_temporal_order(10, 20, convention="matlab")
