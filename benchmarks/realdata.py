@@ -28,10 +28,15 @@ Tecator; mean +- sd over ``--seeds`` seeds, with the mean fit time (seconds)
 and, for sksgr, the mean number of epochs run. A Markdown table is printed
 and written with a CSV of every fit to ``--out``.
 
-``--cv K`` instead scores sksgr by K-fold cross-validation (stratified for
-classification) on the training split only, never touching the test split:
-the mode used to compare settings. With it, ``--datasets`` may also name
-``Adding10``, the adding problem at T = 10 (``make_adding(2000, 10)``).
+``--cv K`` instead scores by K-fold cross-validation (stratified for
+classification; R^2 for regression) on the training split only, never
+touching the test split: the mode used to compare settings. With it,
+``--datasets`` may also name ``Adding10``, the adding problem at T = 10
+(``make_adding(2000, 10)``). ``--torch-lr`` and ``--torch-readout mean``
+(the mean of the hidden states over each sequence's real steps instead of
+the last one) vary the baseline, e.g. to see what Adam at another rate or a
+pooled readout would do before sksgr has them; ``--no-sksgr`` runs the
+baseline alone.
 
 Needs the ``realdata`` extra (``pip install -e ".[realdata]"``: sktime and
 torch, pinned; without torch use ``--no-torch``). The default command::
@@ -47,6 +52,7 @@ import ast
 import os
 import time
 import warnings
+from functools import partial
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -108,9 +114,12 @@ def _take(X, idx):
     return [X[i] for i in idx] if isinstance(X, list) else X[idx]
 
 
-def _score(task_regression, y_true, y_pred):
+def _score(task_regression, y_true, y_pred, r2=False):
+    """Accuracy, or RMSE (R^2 with ``r2``) for regression."""
     if task_regression:
-        return float(np.sqrt(np.mean((np.asarray(y_true) - y_pred) ** 2)))
+        y_true = np.asarray(y_true, dtype=np.float64)
+        mse = np.mean((y_true - y_pred) ** 2)
+        return float(1 - mse / np.var(y_true)) if r2 else float(np.sqrt(mse))
     return float(np.mean(np.asarray(y_true) == y_pred))
 
 
@@ -119,14 +128,14 @@ def sksgr_model(regression, seed, params):
     return make_pipeline(SequenceScaler(), Estimator(random_state=seed, **params))
 
 
-def fit_sksgr(Xtr, ytr, Xte, yte, regression, seed, params):
+def fit_sksgr(Xtr, ytr, Xte, yte, regression, seed, params, r2=False):
     model = sksgr_model(regression, seed, params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         t0 = time.perf_counter()
         model.fit(Xtr, ytr)
         fit_time = time.perf_counter() - t0
-    score = _score(regression, yte, model.predict(Xte))
+    score = _score(regression, yte, model.predict(Xte), r2)
     return score, fit_time, model[-1].n_iter_
 
 
@@ -144,10 +153,11 @@ def _padded(X):
     return np.nan_to_num(X, nan=0.0).astype(np.float32), lengths
 
 
-def fit_torch(Xtr, ytr, Xte, yte, regression, seed, epochs, lr=1e-3, batch_size=16):
+def fit_torch(Xtr, ytr, Xte, yte, regression, seed, epochs, lr=1e-3, batch_size=16,
+              readout="last", r2=False):
     import torch
     from torch import nn
-    from torch.nn.utils.rnn import pack_padded_sequence
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)
@@ -168,11 +178,16 @@ def fit_torch(Xtr, ytr, Xte, yte, regression, seed, epochs, lr=1e-3, batch_size=
     optimizer = torch.optim.Adam(list(rnn.parameters()) + list(head.parameters()), lr=lr)
 
     def forward(x, lengths):
+        lengths_t = torch.as_tensor(lengths)
         if ragged:
-            x = pack_padded_sequence(x, torch.as_tensor(lengths), batch_first=True,
-                                     enforce_sorted=False)
-        _, h = rnn(x)  # h: (1, batch, hidden), the state at each sequence's last step
-        return head(h[-1])
+            x = pack_padded_sequence(x, lengths_t, batch_first=True, enforce_sorted=False)
+        states, h = rnn(x)  # h: (1, batch, hidden), the state at each sequence's last step
+        if readout == "last":
+            return head(h[-1])
+        # "mean": the mean of the hidden states over each sequence's real steps
+        if ragged:
+            states, _ = pad_packed_sequence(states, batch_first=True)  # zeros after the end
+        return head(states.sum(dim=1) / lengths_t[:, None].to(states.dtype))
 
     xtr_t = torch.tensor(xtr)
     generator = torch.Generator().manual_seed(seed)
@@ -189,23 +204,19 @@ def fit_torch(Xtr, ytr, Xte, yte, regression, seed, epochs, lr=1e-3, batch_size=
     with torch.no_grad():
         out = forward(torch.tensor(xte), lte).numpy()
     pred = out.ravel() if regression else classes[np.argmax(out, axis=1)]
-    return _score(regression, yte, pred), fit_time, epochs
+    return _score(regression, yte, pred, r2), fit_time, epochs
 
 
-def cv_sksgr(X, y, regression, seed, params, n_splits):
-    """Mean K-fold score of sksgr on the training split (R^2 or accuracy), and fit time."""
+def cross_validate(fit, X, y, regression, seed, n_splits):
+    """Mean K-fold score (R^2 or accuracy) of ``fit`` on the training split only.
+
+    Returns the mean score, the total fit time and the mean number of epochs.
+    """
     splitter = (KFold(n_splits, shuffle=True, random_state=seed) if regression
                 else StratifiedKFold(n_splits, shuffle=True, random_state=seed))
-    scores, times, epochs = [], [], []
-    for train, test in splitter.split(np.zeros(len(y)), y):
-        model = sksgr_model(regression, seed, params)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            t0 = time.perf_counter()
-            model.fit(_take(X, train), y[train])
-            times.append(time.perf_counter() - t0)
-        scores.append(model.score(_take(X, test), y[test]))
-        epochs.append(model[-1].n_iter_)
+    results = [fit(_take(X, train), y[train], _take(X, test), y[test], regression, seed, r2=True)
+               for train, test in splitter.split(np.zeros(len(y)), y)]
+    scores, times, epochs = zip(*results)
     return float(np.mean(scores)), float(np.sum(times)), float(np.mean(epochs))
 
 
@@ -226,6 +237,7 @@ def _ms(values, digits=3):
 
 
 def run_panel(args, params):
+    torch_kw = dict(lr=args.torch_lr, readout=args.torch_readout)
     data = {name: (load(name, "train"), load(name, "test")) for name in args.datasets}
     tasks = []
     for name in args.datasets:
@@ -237,7 +249,7 @@ def run_panel(args, params):
             if not args.no_torch:
                 tasks.append((name, "torch", seed,
                               delayed(fit_torch)(Xtr, ytr, Xte, yte, regression, seed,
-                                                 args.epochs)))
+                                                 args.epochs, **torch_kw)))
     results = Parallel(n_jobs=args.n_jobs)(t[3] for t in tasks)
     rows = [dict(dataset=n, method=m, seed=s, score=r[0], fit_time=r[1], epochs=r[2])
             for (n, m, s, _), r in zip(tasks, results)]
@@ -271,23 +283,34 @@ def run_panel(args, params):
 
 
 def run_cv(args, params):
+    methods = [] if args.no_sksgr else [("sksgr", partial(fit_sksgr, params=params))]
+    if not args.no_torch:
+        methods.append(("torch", partial(fit_torch, epochs=args.epochs, lr=args.torch_lr,
+                                         readout=args.torch_readout)))
     rows = []
     for name in args.datasets:
         X, y = load(name, "train")
         regression = name in REGRESSION
-        results = Parallel(n_jobs=args.n_jobs)(
-            delayed(cv_sksgr)(X, y, regression, seed, params, args.cv) for seed in range(args.seeds)
-        )
-        rows += [dict(dataset=name, method="sksgr-cv", seed=s, score=r[0], fit_time=r[1],
-                      epochs=r[2]) for s, r in enumerate(results)]
-    header = ["data set", f"{args.cv}-fold CV on train (R^2 / accuracy)", "fit s (all folds)",
-              "epochs run"]
+        for method, fit in methods:
+            results = Parallel(n_jobs=args.n_jobs)(
+                delayed(cross_validate)(fit, X, y, regression, seed, args.cv)
+                for seed in range(args.seeds)
+            )
+            rows += [dict(dataset=name, method=method + "-cv", seed=s, score=r[0],
+                          fit_time=r[1], epochs=r[2]) for s, r in enumerate(results)]
+    header = ["data set"]
+    for method, _ in methods:
+        header += [f"{method}: {args.cv}-fold CV on train (R^2 / accuracy)", "fit s (all folds)",
+                   "epochs run"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name in args.datasets:
-        mine = [r for r in rows if r["dataset"] == name]
-        lines.append(f"| {name} | {_ms([r['score'] for r in mine])} | "
-                     f"{np.mean([r['fit_time'] for r in mine]):.1f} | "
-                     f"{np.mean([r['epochs'] for r in mine]):.0f} |")
+        cells = [name]
+        for method, _ in methods:
+            mine = [r for r in rows if r["dataset"] == name and r["method"] == method + "-cv"]
+            cells += [_ms([r["score"] for r in mine]),
+                      f"{np.mean([r['fit_time'] for r in mine]):.1f}",
+                      f"{np.mean([r['epochs'] for r in mine]):.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
     return rows, lines
 
 
@@ -297,6 +320,11 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=200, help="torch baseline's epochs")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch baseline")
+    parser.add_argument("--no-sksgr", action="store_true", help="torch only (with --cv)")
+    parser.add_argument("--torch-lr", type=float, default=1e-3, help="torch baseline's Adam lr")
+    parser.add_argument("--torch-readout", choices=["last", "mean"], default="last",
+                        help="torch baseline's readout: the last step's state or the mean "
+                             "of the states over the real steps")
     parser.add_argument("--n-jobs", type=int, default=1, help="fits run at once (joblib)")
     parser.add_argument("--params", nargs="*", metavar="KEY=VALUE",
                         help="sksgr estimator parameters, values as Python literals")
@@ -316,8 +344,11 @@ def main(argv=None):
 
     setting = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults"
     mode = f"{args.cv}-fold CV on the training splits" if args.cv else "official test splits"
-    title = (f"sksgr ({setting}); {mode}; seeds 0..{args.seeds - 1}"
-             + ("" if args.cv or args.no_torch else f"; torch {args.epochs} epochs")
+    torch_setting = (f"; torch {args.epochs} epochs, Adam lr {args.torch_lr:g}, "
+                     f"{args.torch_readout} readout")
+    title = (("" if args.no_sksgr else f"sksgr ({setting}); ")
+             + f"{mode}; seeds 0..{args.seeds - 1}"
+             + ("" if args.no_torch else torch_setting)
              + f"; wall time {wall / 60:.1f} min")
     text = "\n".join([title, "", *lines]) + "\n"
     print(text)

@@ -34,6 +34,13 @@ def test_params_are_python_literals():
         "tol": None, "learning_rate": 0.01, "init": "xavier_uniform", "init2": "normal"}
 
 
+def test_score_is_accuracy_rmse_or_r2():
+    assert realdata._score(False, np.array(["a", "b"]), np.array(["a", "a"])) == 0.5
+    y = np.array([0.0, 2.0])
+    assert realdata._score(True, y, np.array([1.0, 1.0])) == 1.0  # RMSE
+    assert realdata._score(True, y, np.array([1.0, 1.0]), r2=True) == 0.0
+
+
 def test_padded_marks_lengths():
     X, _ = _ragged_problem(5)
     arr, lengths = realdata._padded(X)
@@ -57,6 +64,14 @@ def test_torch_baseline_reads_each_sequences_last_step():
     rmse, _, _ = realdata.fit_torch(X, np.array([s[-1, 0] for s in X]), X,
                                     np.array([s[-1, 0] for s in X]), True, seed=0, epochs=2)
     assert np.isfinite(rmse)
+    # The pooled readout averages the real steps only: padding does not change it.
+    score, _, _ = realdata.fit_torch(X, y, X, y, False, seed=0, epochs=1, readout="mean")
+    padded = np.full((len(X), 12, 2), np.nan)
+    for i, s in enumerate(X):
+        padded[i, : len(s)] = s
+    score_padded, _, _ = realdata.fit_torch(padded, y, padded, y, False, seed=0, epochs=1,
+                                            readout="mean")
+    assert score == score_padded
 
 
 @pytest.mark.slow
