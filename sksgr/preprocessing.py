@@ -226,7 +226,11 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             # NaN padding stays NaN under the affine map, so X can be used as is.
             out = X if form == "3d" else X[:, :, None]
         else:
-            out = Xp.copy() if isinstance(X, np.ndarray) and np.may_share_memory(Xp, X) else Xp
+            # Never write into the caller's data: validation may return a view of it
+            # (an ndarray, or a DataFrame's values).
+            source = None if form == "list" else np.asarray(X)
+            fresh = Xp.flags.writeable and (source is None or not np.may_share_memory(Xp, source))
+            out = Xp if fresh else Xp.copy()
         mean = self.mean_ if self.with_mean else None
         scale = self.scale_ if self.with_std else None
         if inverse:

@@ -184,6 +184,17 @@ def test_clone_and_pickle():
     assert not hasattr(clone(scaler), "mean_")
 
 
+def test_dataframe_input_left_alone():
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(np.arange(12.0).reshape(4, 3), columns=["a", "b", "c"])
+    before = X.to_numpy().copy()
+    scaler = SequenceScaler().fit(X)
+    Xt = pd.DataFrame(scaler.transform(X), columns=X.columns)
+    assert_allclose(scaler.inverse_transform(Xt), before)
+    assert_array_equal(X.to_numpy(), before)
+    assert_array_equal(scaler.get_feature_names_out(), ["a", "b", "c"])
+
+
 def test_feature_names_out():
     assert_array_equal(SequenceScaler().fit(np.ones((3, 4, 2))).get_feature_names_out(), ["x0", "x1"])
 
