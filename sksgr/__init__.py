@@ -14,5 +14,6 @@ except ImportError as exc:
 
 from ._estimators import SRNClassifier, SRNRegressor  # noqa: E402
 from ._version import __version__
+from .preprocessing import SequenceScaler
 
-__all__ = ["SRNClassifier", "SRNRegressor", "__version__"]
+__all__ = ["SequenceScaler", "SRNClassifier", "SRNRegressor", "__version__"]
