@@ -154,8 +154,8 @@ def make_sksgr_fit(cfg, dtype, **sgr):
     def make_run(n_updates):
         X, y = random_data(cfg, n_updates, dtype)
         est = SRNRegressor(
-            n_hidden=cfg.n_hidden, batch_size=cfg.batch_size, learning_rate=LEARNING_RATE,
-            momentum=MOMENTUM, sigma=0.1, max_iter=1, tol=None, shuffle=True, random_state=0,
+            n_hidden=cfg.n_hidden, batch_size=cfg.batch_size, solver="sgd",
+            learning_rate=LEARNING_RATE, momentum=MOMENTUM, init="normal", sigma=0.1, max_iter=1, tol=None, shuffle=True, random_state=0,
             **sgr,
         )
 

@@ -54,7 +54,8 @@ VARIANTS = {
 def train_one(variant, seed, data, args):
     X, y, X_val, y_val = data
     params = dict(
-        n_hidden=args.n_hidden, sigma=args.sigma, spectral_radius=args.spectral_radius,
+        n_hidden=args.n_hidden, init="normal", sigma=args.sigma,
+        spectral_radius=args.spectral_radius, solver="sgd",
         learning_rate=args.learning_rate, momentum=0.9, batch_size=10, max_iter=10**6,
         tol=None, max_candidates=args.chunk, random_state=np.random.RandomState(seed),
         **VARIANTS[variant],

@@ -423,8 +423,12 @@ def make_estimator(task, method, random_state, args):
     params = dict(
         n_hidden=args.n_hidden,
         **init_params(args),
+        # the paper's optimizer, passed explicitly: the estimators' defaults are for users
+        solver="sgd",
         learning_rate=args.learning_rate,
         momentum=args.momentum,
+        nesterov=False,
+        alpha=0.0,
         batch_size=args.batch_size,
         n_jobs=1,
         random_state=random_state,

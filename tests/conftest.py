@@ -12,6 +12,12 @@ import pytest
 # max_iter ConvergenceWarning, which the tests that use them silence.
 FAST = dict(n_hidden=12, sigma=0.3, learning_rate=1e-2, max_iter=20, random_state=0)
 
+# The paper's configuration (SGD with momentum, a Gaussian init, minibatches
+# of 10, MLP's patience). The defaults are for users (Adam, Xavier init);
+# tests of the paper's SGD training start from this instead.
+PAPER_SGD = dict(init="normal", solver="sgd", batch_size=10, n_iter_no_change=10)
+FAST = {**PAPER_SGD, **FAST}
+
 
 def sign_task(n=120, T=6, F=2, seed=0):
     """Sequences (n, T, F) of Gaussian noise; the class is the sign at step 1."""

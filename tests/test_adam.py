@@ -30,16 +30,9 @@ def test_switching_solver_on_a_warm_fit_starts_a_fresh_state():
     assert np.isfinite(net.predict(X)).all()
 
 
-def test_sgd_path_unchanged_by_the_solver_parameter():
-    """solver="sgd" (the default) trains exactly as before the solver existed."""
-    a = SRNRegressor(**{**KW, "solver": "sgd"}, max_iter=3).fit(X, y)
-    b = SRNRegressor(**{k: v for k, v in KW.items() if k != "solver"}, max_iter=3).fit(X, y)
-    np.testing.assert_array_equal(a.recurrent_weights_, b.recurrent_weights_)
-
-
 def test_skipped_candidates_leave_the_adam_state_alone():
     Xc, yc = make_temporal_order(100, 12, random_state=0)
-    kw = dict(n_hidden=8, sigma=0.1, max_iter=1, random_state=0, solver="adam")
+    kw = dict(n_hidden=8, batch_size=10, max_iter=1, random_state=0, solver="adam")
     clf = SRNClassifier(**kw, gradient_regularization=True, ds_max=1e-300,
                         max_skips=None).fit(Xc, yc)
     ref = SRNClassifier(**kw, learning_rate=1e-300).fit(Xc, yc)  # effectively no step
@@ -58,3 +51,14 @@ def test_adam_with_and_without_sgr_learns_a_short_task(sgr):
                         batch_size=20, max_iter=30, tol=None, random_state=0,
                         gradient_regularization=sgr).fit(Xc, yc)
     assert clf.score(Xc, yc) > 0.9
+
+
+def test_defaults_learn_the_adding_problem_at_T_10():
+    """The first fit of a user: no arguments, R^2 >= 0.9 on held-out sequences."""
+    from sksgr.datasets import make_adding
+
+    X, y = make_adding(2000, 10, random_state=0)
+    X_test, y_test = make_adding(1000, 10, random_state=1)
+    reg = SRNRegressor(random_state=0).fit(X, y)
+    assert reg.score(X_test, y_test) >= 0.9
+    assert (reg.solver, reg.init, reg.batch_size) == ("adam", "xavier_uniform", 16)

@@ -2,6 +2,7 @@
 
 import importlib
 import sys
+from functools import partial
 
 import numpy as np
 import pytest
@@ -9,7 +10,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
 import sksgr.diagnostics as diagnostics
-from sksgr import SRNClassifier, SRNRegressor
+from sksgr import SRNClassifier as _SRNClassifier
+from sksgr import SRNRegressor as _SRNRegressor
 from sksgr._base import continue_training
 from sksgr._numpy_reference import backward_deltas, forward, output_error
 from sksgr.datasets import make_temporal_order
@@ -21,7 +23,14 @@ from sksgr.diagnostics import (
     record_dynamics,
 )
 
+from conftest import PAPER_SGD
+
 SMALL = dict(n_hidden=8, sigma=0.3, learning_rate=0.05, batch_size=5, random_state=0)
+
+# This module tests the paper's SGD training: every network starts from the
+# paper's configuration (explicit arguments still override it).
+SRNClassifier = partial(_SRNClassifier, **PAPER_SGD)
+SRNRegressor = partial(_SRNRegressor, **PAPER_SGD)
 
 
 def _problem(kind, n=9, T=7, F=3, seed=0):

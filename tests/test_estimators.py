@@ -18,7 +18,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sksgr import SRNClassifier, SRNRegressor
 from sksgr.datasets import make_temporal_order
 
-from conftest import FAST, sign_task
+from conftest import FAST, PAPER_SGD, sign_task
 
 # FAST's short budget: fits that end at max_iter warn, as they should
 pytestmark = pytest.mark.filterwarnings(
@@ -142,7 +142,8 @@ def test_regressor_multi_output_and_1d_targets():
 
 def test_divergence_is_reported_and_weights_stay_finite():
     X, y = sign_task()
-    reg = SRNRegressor(n_hidden=12, sigma=1.0, learning_rate=1e6, max_iter=5, random_state=0)
+    reg = SRNRegressor(**PAPER_SGD, n_hidden=12, sigma=1.0, learning_rate=1e6, max_iter=5,
+                       random_state=0)
     with pytest.warns(ConvergenceWarning, match="diverged"):
         reg.fit(X, y * 1e3)
     assert np.isfinite(reg.recurrent_weights_).all()
@@ -152,7 +153,8 @@ def test_divergence_is_reported_and_weights_stay_finite():
 def test_early_stopping_keeps_the_best_validated_network():
     X, y = make_temporal_order(600, 10, random_state=0)
     Xv, yv = make_temporal_order(200, 10, random_state=1)
-    clf = SRNClassifier(n_hidden=16, sigma=0.2, learning_rate=2e-2, max_iter=8, tol=None,
+    clf = SRNClassifier(**PAPER_SGD, n_hidden=16, sigma=0.2, learning_rate=2e-2, max_iter=8,
+                        tol=None,
                         early_stopping=True, validation_interval=20, random_state=0)
     clf.fit(X, y, X_val=Xv, y_val=yv)
     assert len(clf.validation_scores_) == clf.n_updates_ // 20
@@ -163,7 +165,7 @@ def test_early_stopping_keeps_the_best_validated_network():
 
 def test_internal_validation_split_and_early_stop():
     X, y = sign_task(n=200)
-    clf = SRNClassifier(**{**FAST, "max_iter": 200}, early_stopping=True, n_iter_no_change=3)
+    clf = SRNClassifier(**{**FAST, "max_iter": 200, "n_iter_no_change": 3}, early_stopping=True)
     clf.fit(X, y)
     assert clf.n_iter_ < 200  # stopped early
     assert len(clf.validation_scores_) == clf.n_iter_  # one validation per epoch
@@ -315,7 +317,8 @@ def test_divergence_leaves_a_usable_model(early_stopping, issue_data):
     from sksgr.diagnostics import init_network
 
     X, y, _ = issue_data
-    params = dict(learning_rate=1e3, max_iter=20, random_state=0, early_stopping=early_stopping)
+    params = dict(**PAPER_SGD, learning_rate=1e3, max_iter=20, random_state=0,
+                  early_stopping=early_stopping)
     initial = init_network(SRNRegressor(**params), X, y)
     reg = SRNRegressor(**params)
     with pytest.warns(ConvergenceWarning, match="diverged") as record:

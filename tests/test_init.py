@@ -35,7 +35,7 @@ def test_xavier_uniform_bounds_and_spread():
 
 def test_pascanu_init_is_the_explicit_sparse_rescaled_normal_init():
     pascanu = init_network(SRNClassifier(n_hidden=50, init="pascanu"), X, y, random_state=1)
-    explicit = init_network(SRNClassifier(n_hidden=50, recurrent_nonzeros=15,
+    explicit = init_network(SRNClassifier(n_hidden=50, init="normal", recurrent_nonzeros=15,
                                           spectral_radius=0.95), X, y, random_state=1)
     for name in ("input_weights_", "recurrent_weights_", "output_weights_"):
         np.testing.assert_array_equal(getattr(pascanu, name), getattr(explicit, name))
@@ -54,9 +54,10 @@ def test_spectral_radius_and_nonzeros_override_the_init():
     assert _radius(net.recurrent_weights_) == pytest.approx(1.2)
 
 
-def test_normal_init_is_the_default_and_dense():
-    net = init_network(SRNClassifier(n_hidden=30, sigma=0.2), X, y, random_state=0)
-    assert SRNClassifier().init == "normal"
+def test_normal_init_is_dense_and_xavier_the_default():
+    net = init_network(SRNClassifier(n_hidden=30, init="normal", sigma=0.2), X, y,
+                       random_state=0)
+    assert SRNClassifier().init == SRNRegressor().init == "xavier_uniform"
     assert np.count_nonzero(net.recurrent_weights_) == 900
     assert abs(net.recurrent_weights_.std() - 0.2) < 0.02
 

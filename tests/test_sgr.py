@@ -1,9 +1,12 @@
 """Sampling-based gradient regularization: dS, Q, the selection rule, training."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 
-from sksgr import SRNClassifier, SRNRegressor
+from sksgr import SRNClassifier as _SRNClassifier
+from sksgr import SRNRegressor as _SRNRegressor
 from sksgr._bptt_fast import HEAD_IDENTITY, HEAD_SOFTMAX, accept_candidate, norm_change
 from sksgr._init import pack_dict, parameter_slices
 from sksgr._numpy_reference import (
@@ -14,7 +17,14 @@ from sksgr._numpy_reference import (
 )
 from sksgr.datasets import make_temporal_order
 
+from conftest import PAPER_SGD
+
 F, H, O = 3, 6, 4
+
+# This module tests the paper's SGD training: every network starts from the
+# paper's configuration (explicit arguments still override it).
+SRNClassifier = partial(_SRNClassifier, **PAPER_SGD)
+SRNRegressor = partial(_SRNRegressor, **PAPER_SGD)
 
 
 def _problem(head, seed=0):
