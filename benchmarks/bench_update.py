@@ -155,7 +155,8 @@ def make_sksgr_fit(cfg, dtype, **sgr):
         X, y = random_data(cfg, n_updates, dtype)
         est = SRNRegressor(
             n_hidden=cfg.n_hidden, batch_size=cfg.batch_size, solver="sgd",
-            learning_rate=LEARNING_RATE, momentum=MOMENTUM, init="normal", sigma=0.1, max_iter=1, tol=None, shuffle=True, random_state=0,
+            learning_rate=LEARNING_RATE, momentum=MOMENTUM, init="normal", sigma=0.1,
+            max_iter=1, tol=None, shuffle=True, random_state=0,
             **sgr,
         )
 
