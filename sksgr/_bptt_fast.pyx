@@ -91,6 +91,26 @@ cdef int _check_enums(int head, int selection) except -1:
     return 0
 
 
+cdef int _check_weights(const floating[::1] sample_weight, Py_ssize_t n,
+                        bint positive_sum) except -1:
+    """None, or n finite non-negative per-sequence weights (with ``positive_sum``: not all 0)."""
+    cdef Py_ssize_t i
+    cdef double total = 0.0
+    if sample_weight is None:
+        return 0
+    if sample_weight.shape[0] != n:
+        raise ValueError(f"sample_weight has {sample_weight.shape[0]} entries but X has "
+                         f"{n} sequences")
+    for i in range(n):
+        if not (isfinite(sample_weight[i]) and sample_weight[i] >= 0):
+            raise ValueError(f"sample_weight[{i}] = {sample_weight[i]} is not a finite "
+                             "number >= 0")
+        total += sample_weight[i]
+    if positive_sum and not total > 0.0:
+        raise ValueError("sample_weight sums to 0: the weighted mean loss is undefined")
+    return 0
+
+
 cdef int _check_network(Py_ssize_t P, Py_ssize_t F, int n_hidden, Py_ssize_t O) except -1:
     if n_hidden < 1 or O < 1:
         raise ValueError(f"n_hidden and the number of outputs must be >= 1, "
@@ -185,13 +205,34 @@ cdef void _forward(const floating *X, Py_ssize_t T_all, Py_ssize_t F,
          coef + L.w_out, <int> O, <floating> 1.0, out, <int> O)
 
 
+cdef double _weight_sum(const floating *sw, const Py_ssize_t *idx, Py_ssize_t B) noexcept nogil:
+    """Sum of the minibatch's sequence weights ``sw[idx[b]]``; ``B`` when ``sw`` is NULL."""
+    cdef Py_ssize_t b
+    cdef double W = 0.0
+    if sw == NULL:
+        return <double> B
+    for b in range(B):
+        W += sw[idx[b]]
+    return W
+
+
 cdef double _output_error(floating *out, const floating *Y, const Py_ssize_t *idx,
-                          Py_ssize_t B, Py_ssize_t O, int head) noexcept nogil:
-    """Mean minibatch loss; replaces ``out`` by dloss/doutput (already / B)."""
+                          Py_ssize_t B, Py_ssize_t O, int head,
+                          const floating *sw) noexcept nogil:
+    """Mean minibatch loss; replaces ``out`` by dloss/doutput (already / B).
+
+    With per-sequence weights ``sw`` (indexed like ``Y``; NULL: unweighted)
+    the weighted mean ``sum_b w_b l_b / W``, ``W = sum_b w_b``, and
+    ``w_b dl_b / W``; a minibatch with ``W == 0`` gets zero error and loss 0.
+    Weights of one give the unweighted numbers bit for bit (``1 * x`` and
+    ``W == B`` are exact); NULL takes the unweighted loop below as it was.
+    """
     cdef Py_ssize_t b, k
     cdef double loss = 0.0, m, s, lse
     cdef floating *o
     cdef const floating *y
+    if sw != NULL:
+        return _weighted_output_error(out, Y, idx, B, O, head, sw)
     for b in range(B):
         o = out + b * O
         y = Y + idx[b] * O
@@ -213,6 +254,43 @@ cdef double _output_error(floating *out, const floating *Y, const Py_ssize_t *id
                 loss += 0.5 * m * m
                 o[k] = <floating> (m / B)
     return loss / B
+
+
+cdef double _weighted_output_error(floating *out, const floating *Y, const Py_ssize_t *idx,
+                                   Py_ssize_t B, Py_ssize_t O, int head,
+                                   const floating *sw) noexcept nogil:
+    """``_output_error`` with weights: each term of the unweighted loop times ``w_b``,
+    then divided by ``W`` instead of ``B``."""
+    cdef Py_ssize_t b, k
+    cdef double loss = 0.0, m, s, lse, wb
+    cdef double W = _weight_sum(sw, idx, B)
+    cdef floating *o
+    cdef const floating *y
+    if not W > 0.0:
+        memset(out, 0, B * O * sizeof(floating))
+        return 0.0
+    for b in range(B):
+        o = out + b * O
+        y = Y + idx[b] * O
+        wb = sw[idx[b]]
+        if head == HEAD_SOFTMAX:
+            m = o[0]
+            for k in range(1, O):
+                if o[k] > m:
+                    m = o[k]
+            s = 0.0
+            for k in range(O):
+                s += exp(o[k] - m)
+            lse = m + log(s)
+            for k in range(O):
+                loss -= wb * (y[k] * (o[k] - lse))
+                o[k] = <floating> (wb * (exp(o[k] - lse) - y[k]) / W)
+        else:
+            for k in range(O):
+                m = o[k] - y[k]
+                loss += wb * (0.5 * m * m)
+                o[k] = <floating> (wb * m / W)
+    return loss / W
 
 
 cdef Py_ssize_t _backward(const int *lengths, const Py_ssize_t *idx, Py_ssize_t B,
@@ -323,12 +401,15 @@ def forward_backward(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
                      const floating[::1] coef,      # IN flat parameters
                      floating[::1] grad,            # OUT flat gradient
                      int n_hidden, int head, int bptt_depth=0, double alpha=0.0,
-                     bint return_states=False):
+                     bint return_states=False,
+                     const floating[::1] sample_weight=None):  # IN (n,) weights or None
     """Loss over all n sequences as one minibatch, its gradient, and optionally the states.
 
     ``bptt_depth <= 0`` backpropagates through whole sequences. With
     ``return_states`` also returns ``Z`` (T + 1, n, H), the hidden states
     time-major with ``Z[0] = 0``, and ``D`` (T, n, H), the deltas dE/da(t).
+    With ``sample_weight`` the loss is the weighted mean of the sequences'
+    losses (the weights must not all be 0).
     """
     cdef Py_ssize_t n = X.shape[0], T = X.shape[1], F = X.shape[2]
     cdef Py_ssize_t H = n_hidden, O = Y.shape[1]
@@ -336,6 +417,7 @@ def forward_backward(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
     _check_data("X", n, T, F, "Y", Y.shape[0], lengths)
     _check_network(coef.shape[0], F, n_hidden, O)
     _check_size("grad", grad.shape[0], coef.shape[0], "coef")
+    _check_weights(sample_weight, n, True)
     cdef Layout L = _layout(n, T, F, H, O)
     import numpy as np
     dtype = np.float32 if floating is float else np.float64
@@ -343,10 +425,11 @@ def forward_backward(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
     cdef floating[::1] work = work_arr
     cdef Py_ssize_t[::1] idx = np.arange(n, dtype=np.intp)
     cdef double loss
+    cdef const floating *sw = NULL if sample_weight is None else &sample_weight[0]
     with nogil:
         _forward(&X[0, 0, 0], T, F, &lengths[0], &idx[0], n, T, &coef[0], H, O, L,
                  &work[0], &work[L.err])
-        loss = _output_error(&work[L.err], &Y[0, 0], &idx[0], n, O, head)
+        loss = _output_error(&work[L.err], &Y[0, 0], &idx[0], n, O, head, sw)
         _backward(&lengths[0], &idx[0], n, T, F, &coef[0], H, O,
                   _depth_or_all(bptt_depth, T), L, &work[0])
         loss += _add_l2(&coef[0], &work[0], L, alpha)
@@ -485,7 +568,8 @@ cdef signed char _sgr_select(
         Py_ssize_t O, Py_ssize_t P, Py_ssize_t depth, int head, double alpha, double clip_norm,
         floating lr, floating mu, bint nesterov, SGRSettings s, Layout L, floating *work,
         floating *bg, double *guard_state, double *S_b, double *dS_b, double *E_b,
-        double *dE_b, double *Q_out, double *dS_out) noexcept nogil:
+        double *dE_b, double *Q_out, double *dS_out,
+        const floating *sw, double W) noexcept nogil:
     """Whether to apply the candidate whose gradient (clipped) is in the workspace.
 
     After ``_forward``, ``_output_error``, ``_backward``, the L2 term and the
@@ -493,15 +577,17 @@ cdef signed char _sgr_select(
     per-example selection recomputes over the kept examples) or 2 (applied
     by the guard: the gradient to apply is ``bg``). Writes Q and dS of the
     minibatch to ``Q_out`` and ``dS_out`` and updates the guard's state.
+    ``sw``, ``W``: the sequence weights (NULL if unweighted) and their sum
+    over the minibatch (``B`` if unweighted).
     """
     cdef floating *grad = work + L.grad
-    cdef double S = 0.0, dS = 0.0, E = 0.0, dE = 0.0, Q, g_steer, fav, scale
-    cdef Py_ssize_t b, i, n_kept
+    cdef double S = 0.0, dS = 0.0, E = 0.0, dE = 0.0, Q, g_steer, fav, scale, W_kept
+    cdef Py_ssize_t b, i
     cdef signed char use
     _candidate_step(v + L.w_rec, grad + L.w_rec, H * H, lr, mu, nesterov, s.ds_momentum,
                     work + L.dW)
     _norm_change(lengths, idx, Y, B, Tm, w, H, O, s.q_depth, s.exact, head, L, work,
-                 S_b, dS_b, E_b, dE_b)
+                 S_b, dS_b, E_b, dE_b, sw, W)
     for b in range(B):
         S += S_b[b]
         dS += dS_b[b]
@@ -513,19 +599,19 @@ cdef signed char _sgr_select(
     dS_out[0] = dS
     if s.selection == SELECT_EXAMPLE:
         # keep the examples whose own contribution moves the norm the right way
-        n_kept = 0
+        W_kept = 0.0  # their weight: their number when unweighted
         for b in range(B):
             if _accept(_q_factor(E_b[b], S_b[b]), S_b[b], dS_b[b],
                        _steering(S_b[b], dS_b[b], E_b[b], dE_b[b], s.steer_q),
                        s.q_min, s.q_max, s.ds_max):
-                n_kept += 1
+                W_kept += 1.0 if sw == NULL else sw[idx[b]]
                 S_b[b] = 1.0
             else:
                 S_b[b] = 0.0
-        use = n_kept > 0
-        if 0 < n_kept < B:
-            # gradient of the mean loss over the kept examples only
-            scale = <double> B / n_kept
+        use = W_kept > 0.0
+        if 0.0 < W_kept < W:
+            # gradient of the (weighted) mean loss over the kept examples only
+            scale = W / W_kept
             for b in range(B):
                 for i in range(O):
                     work[L.err + b * O + i] *= <floating> (S_b[b] * scale)
@@ -569,6 +655,7 @@ def train_minibatches(
         double[::1] q_history=None,        # OUT (n_batches,) Q of each candidate
         double[::1] ds_history=None,       # OUT (n_batches,) dS of each candidate
         signed char[::1] used_history=None,  # OUT (n_batches,) 0 skipped, 1 used, 2 by guard
+        const floating[::1] sample_weight=None,  # IN (n,) per-sequence weights or None
         ):
     """SGD with momentum over consecutive minibatches, without the GIL.
 
@@ -583,6 +670,12 @@ def train_minibatches(
     would have made a weight non-finite or (``max_abs_weight > 0``) larger
     than ``max_abs_weight`` in absolute value. That candidate was not applied,
     so ``coef`` and ``velocity`` are still the last state within bounds.
+
+    ``sample_weight`` (finite, >= 0) makes each minibatch's loss the weighted
+    mean ``sum_b w_b l_b / sum_b w_b`` (None: the plain mean, computed as
+    without weights). A minibatch whose weights sum to 0 is passed over: no
+    forward pass, no step, momentum and guard unchanged; its loss (and with
+    ``sgr`` its Q and dS) are NaN and it counts as skipped (``used = 0``).
     """
     cdef Py_ssize_t n_batches = batch_starts.shape[0] - 1
     cdef Py_ssize_t T = X.shape[1], F = X.shape[2], H = n_hidden, O = Y.shape[1]
@@ -595,8 +688,9 @@ def train_minibatches(
     cdef floating *g
     cdef floating *bg = NULL
     cdef floating lr = <floating> learning_rate, mu = <floating> momentum
-    cdef double loss
+    cdef double loss, W
     cdef double[::1] S_b, dS_b, E_b, dE_b
+    cdef const floating *sw = NULL
     cdef signed char use
     cdef Py_ssize_t n_done = n_batches
     cdef double bound = max_abs_weight if max_abs_weight > 0.0 else INFINITY
@@ -607,6 +701,9 @@ def train_minibatches(
     _check_data("X", X.shape[0], T, F, "Y", Y.shape[0], lengths)
     _check_network(coef.shape[0], F, n_hidden, O)
     _check_size("velocity", velocity.shape[0], P, "coef")
+    _check_weights(sample_weight, X.shape[0], False)
+    if sample_weight is not None:
+        sw = &sample_weight[0]
     if n_batches < 0 or batch_starts[0] < 0 or batch_starts[n_batches] > order.shape[0]:
         raise ValueError(f"batch_starts must lie in [0, {order.shape[0]}] (the length of order)")
     for k in range(n_batches):
@@ -649,13 +746,21 @@ def train_minibatches(
         for k in range(n_batches):
             B = batch_starts[k + 1] - batch_starts[k]
             idx = &order[batch_starts[k]]
+            W = _weight_sum(sw, idx, B)
+            if not W > 0.0:  # only with weights: nothing to learn from
+                losses[k] = NAN
+                if sgr:
+                    q_history[k] = NAN
+                    ds_history[k] = NAN
+                    used_history[k] = 0
+                continue
             Tm = _max_length(&lengths[0], idx, B)
             L = _layout(B, Tm, F, H, O)
             grad = &work[0] + L.grad
             depth = _depth_or_all(bptt_depth, Tm)
             _forward(&X[0, 0, 0], T, F, &lengths[0], idx, B, Tm, w, H, O, L, &work[0],
                      &work[0] + L.err)
-            loss = _output_error(&work[0] + L.err, &Y[0, 0], idx, B, O, head)
+            loss = _output_error(&work[0] + L.err, &Y[0, 0], idx, B, O, head, sw)
             _backward(&lengths[0], idx, B, Tm, F, w, H, O, depth, L, &work[0])
             loss += _add_l2(w, grad, L, alpha)
             losses[k] = loss
@@ -668,7 +773,7 @@ def train_minibatches(
                 use = _sgr_select(&lengths[0], idx, &Y[0, 0], B, Tm, F, w, v, H, O, P, depth,
                                   head, alpha, clip_norm, lr, mu, nesterov, settings, L,
                                   &work[0], bg, &guard_state[0], &S_b[0], &dS_b[0], &E_b[0],
-                                  &dE_b[0], &q_history[k], &ds_history[k])
+                                  &dE_b[0], &q_history[k], &ds_history[k], sw, W)
                 used_history[k] = use
             if use:
                 g = bg if use == 2 else grad
