@@ -1,9 +1,13 @@
 """SRNClassifier and SRNRegressor: simple recurrent networks (tanh Elman RNNs)."""
 
+import inspect
+
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import assert_all_finite
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.extmath import softmax
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
@@ -165,6 +169,16 @@ _PARAMETERS = """
         they differ with ``ds_mode="exact"``.
 """
 
+_CLASS_WEIGHT = """    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplied into ``sample_weight`` (see
+        ``fit``): ``{class_label: weight}`` (classes not named weigh 1), or
+        "balanced", ``n_samples / (n_classes * np.bincount(y))`` over the
+        ``y`` passed to ``fit`` (scikit-learn's ``compute_sample_weight``).
+        ``partial_fit`` takes a dict only: for "balanced" there, compute the
+        weights with ``sklearn.utils.class_weight.compute_class_weight`` on
+        a large enough sample of ``y`` and pass them as a dict.
+"""
+
 _ATTRIBUTES = """
     Attributes
     ----------
@@ -248,6 +262,41 @@ _NOTES = """
 class SRNClassifier(ClassifierMixin, BaseSRN):
     _head = HEAD_SOFTMAX
 
+    _parameter_constraints: dict = {
+        **BaseSRN._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(self, n_hidden=100, *, class_weight=None, **params):
+        # BaseSRN's parameters, then class_weight: the signature below is built
+        # from BaseSRN.__init__, so that it lists them all without repeating them
+        super().__init__(n_hidden, **params)
+        self.class_weight = class_weight
+
+    def _training_weights(self, sample_weight, y, *, partial=False):
+        if self.class_weight is None:
+            weights = sample_weight
+        else:
+            if partial and self.class_weight == "balanced":
+                raise ValueError(
+                    "class_weight 'balanced' is not supported for partial_fit: the class "
+                    "frequencies of one call's y are not those of the data. Compute the "
+                    "weights with sklearn.utils.class_weight.compute_class_weight('balanced', "
+                    "classes=classes, y=y) on a large enough sample of y and pass them as "
+                    "class_weight={class: weight}."
+                )
+            weights = compute_sample_weight(self.class_weight, y)
+            if sample_weight is not None:
+                weights = weights * sample_weight
+        if weights is not None and not partial:
+            present = np.unique(y[weights > 0])
+            if len(present) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes with a "
+                    f"non-zero weight, but only class {present[0]!r} has any."
+                )
+        return weights
+
     def _encode_targets(self, y, *, reset, classes=None, partial=False):
         if y is None:
             raise ValueError(
@@ -281,7 +330,7 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
         return len(self.classes_)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of training on ``(X, y)``, continuing the current network.
 
         Parameters
@@ -292,12 +341,15 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
             Class labels.
         classes : array-like of shape (n_classes,), default=None
             All classes; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the sequences, as in ``fit`` (times a dict
+            ``class_weight``).
 
         Returns
         -------
         self : object
         """
-        return self._partial_fit(X, y, classes=classes)
+        return self._partial_fit(X, y, classes=classes, sample_weight=sample_weight)
 
     def decision_function(self, X):
         """Logits at each sequence's last step.
@@ -354,14 +406,23 @@ class SRNRegressor(RegressorMixin, BaseSRN):
         return self.n_outputs_
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch of training on ``(X, y)``, continuing the current network.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences, in any of the forms ``fit`` accepts.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the sequences, as in ``fit``.
 
         Returns
         -------
         self : object
         """
-        return self._partial_fit(X, y)
+        return self._partial_fit(X, y, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted values, shape (n_samples,) or (n_samples, n_outputs) as ``y`` in fit."""
@@ -374,10 +435,21 @@ class SRNRegressor(RegressorMixin, BaseSRN):
         return tags
 
 
+def _signature_with(init, name, default):
+    """The signature of ``init`` with a keyword-only parameter ``name`` appended."""
+    signature = inspect.signature(init)
+    extra = inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+    return signature.replace(parameters=[*signature.parameters.values(), extra])
+
+
+# scikit-learn reads an estimator's parameters from the signature of __init__
+SRNClassifier.__init__.__signature__ = _signature_with(BaseSRN.__init__, "class_weight", None)
+
 SRNClassifier.__doc__ = (
     """Simple recurrent network classifier (tanh Elman RNN, softmax output).
 """
     + _PARAMETERS.format(default_score="accuracy")
+    + _CLASS_WEIGHT
     + _ATTRIBUTES
     + """    classes_ : ndarray of shape (n_classes,)
         Class labels.

@@ -176,6 +176,7 @@ class TrainingData:
     lengths: np.ndarray  # (n,) int32
     Y: np.ndarray  # (n, O) kernel targets (one-hot or regression targets)
     train_idx: np.ndarray  # indices of the training sequences (intp)
+    sample_weight: np.ndarray = None  # (n,) per-sequence weights in X's dtype, or None
 
 
 @dataclass(frozen=True)
@@ -365,6 +366,7 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
                 X, Y, lengths, order, starts[k : k + m + 1], coef, velocity, work, losses[k:],
                 H, cfg.head, depth, cfg.learning_rate, cfg.momentum, cfg.nesterov, cfg.alpha,
                 cfg.clip_norm or 0.0, max_abs_weight, **sgr, **history,
+                sample_weight=data.sample_weight,
             )
             k += done
             since_check += done
@@ -443,7 +445,7 @@ def _after_divergence(result, start_coef, data, n_hidden, head, alpha):
 def training_loss(coef, data, n_hidden, head, alpha=0.0):
     """Mean loss (with the L2 penalty) of the network ``coef`` on the training sequences.
 
-    ``inf`` if any output is not finite.
+    The weighted mean with ``data.sample_weight``. ``inf`` if any output is not finite.
     """
     idx = data.train_idx
     X = np.ascontiguousarray(data.X[idx])
@@ -459,12 +461,16 @@ def training_loss(coef, data, n_hidden, head, alpha=0.0):
         out = out.astype(np.float64)
         if not np.isfinite(out).all():
             return np.inf
+        sw, total = 1.0, n  # weighted: each sequence's term times w_i, over sum w_i
+        if data.sample_weight is not None:
+            sw = data.sample_weight[idx].astype(np.float64)[:, None]
+            total = np.sum(sw)
         if head == _bptt_fast.HEAD_SOFTMAX:
             out -= out.max(axis=1, keepdims=True)
             log_p = out - np.log(np.exp(out).sum(axis=1, keepdims=True))
-            loss = -np.sum(Y * log_p) / n
+            loss = -np.sum(sw * Y * log_p) / total
         else:
-            loss = 0.5 * np.sum((out - Y) ** 2) / n
+            loss = 0.5 * np.sum(sw * (out - Y) ** 2) / total
         if alpha:
             w = coef[penalized(F, n_hidden, O)].astype(np.float64)
             loss += 0.5 * alpha * float(np.dot(w, w))
