@@ -18,7 +18,9 @@ these kernels against):
 - the loss is the mean over the minibatch of the per-sequence loss,
   softmax cross-entropy (``head == HEAD_SOFTMAX``, ``Y`` one-hot) or
   ``0.5 * ||y - y_hat||^2`` (``head == HEAD_IDENTITY``), plus
-  ``0.5 * alpha * ||W||^2`` over the three weight matrices (not the biases).
+  ``0.5 * alpha * ||W||^2`` over the three weight matrices (not the biases);
+  with per-sequence weights ``w`` the weighted mean ``sum_b w_b l_b / sum_b w_b``
+  (``sample_weight=None`` runs the unweighted code unchanged).
 
 Python allocates every array; the kernels fill them without the GIL.
 """

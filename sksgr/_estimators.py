@@ -193,7 +193,8 @@ _ATTRIBUTES = """
         each sequence's own last step. Predictions read these attributes, so
         edits to them take effect.
     loss_curve_ : list of float
-        Mean minibatch loss of each epoch.
+        Mean minibatch loss of each epoch (each minibatch's weighted mean
+        with ``sample_weight`` or ``class_weight``).
     validation_scores_ : list of float or None
         Score of each validation; None without validation data.
     best_validation_score_ : float or None
@@ -256,6 +257,17 @@ _NOTES = """
     ``warm_start`` fit at a smaller learning rate can continue. A first
     Ctrl-C ends ``fit`` after the current chunk of minibatches and keeps the
     best validated weights (with validation) or the last ones.
+
+    With ``sample_weight`` (and the classifier's ``class_weight``) a
+    minibatch's loss is the weighted mean ``sum_b w_b l_b / sum_b w_b`` of
+    its sequences' losses: equal weights give the unweighted results bit for
+    bit, an integer weight k is k copies of the sequence in its minibatch,
+    and sequences of weight 0 are left out of training. The regularization
+    judges the weighted loss: its ``S_b``, ``dS_b`` and ``E_b`` are divided by
+    the sequence's weight, so that S, dS and Q are those of the minibatch
+    with the copies. Minibatches are drawn from the sequences, not by weight,
+    so with several minibatches per epoch a weight k is close to, not equal
+    to, k copies (as in scikit-learn's SGD estimators).
 """
 
 
