@@ -266,8 +266,9 @@ _NOTES = """
     judges the weighted loss: its ``S_b``, ``dS_b`` and ``E_b`` are divided by
     the sequence's weight, so that S, dS and Q are those of the minibatch
     with the copies. Minibatches are drawn from the sequences, not by weight,
-    so with several minibatches per epoch a weight k is close to, not equal
-    to, k copies (as in scikit-learn's SGD estimators).
+    so with several minibatches per epoch a weight k is not the same as k
+    copies, which would fall into other minibatches (as in scikit-learn's
+    SGD estimators).
 """
 
 
