@@ -299,14 +299,20 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
                     "class_weight={class: weight}."
                 )
             weights = compute_sample_weight(self.class_weight, y)
+            if not (np.isfinite(weights).all() and (weights >= 0).all()):
+                raise ValueError(
+                    f"class_weight must give finite non-negative weights, got "
+                    f"{self.class_weight!r}."
+                )
             if sample_weight is not None:
                 weights = weights * sample_weight
         if weights is not None and not partial:
-            present = np.unique(y[weights > 0])
+            present = np.unique(y[weights > 0]).tolist()
             if len(present) < 2:
+                which = f"only class {present[0]!r} has" if present else "no class has"
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes with a "
-                    f"non-zero weight, but only class {present[0]!r} has any."
+                    f"non-zero weight (sample_weight times class_weight), but {which} any."
                 )
         return weights
 

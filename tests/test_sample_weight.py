@@ -164,8 +164,13 @@ def test_classifier_needs_two_classes_of_non_zero_weight():
     X, y, _ = _data(n=12)
     with pytest.raises(ValueError, match="at least 2 classes with a non-zero weight"):
         SRNClassifier(**FAST).fit(X, y, sample_weight=(y == 1).astype(float))
-    with pytest.raises(ValueError, match="at least 2 classes with a non-zero weight"):
+    with pytest.raises(ValueError, match="at least 2 classes with a non-zero weight.*only "
+                                         "class 1 has any"):
         SRNClassifier(**FAST, class_weight={0: 0.0}).fit(X, y)
+    with pytest.raises(ValueError, match="no class has any"):
+        SRNClassifier(**FAST, class_weight={0: 0.0, 1: 0.0}).fit(X, y)
+    with pytest.raises(ValueError, match="class_weight must give finite non-negative"):
+        SRNClassifier(**FAST, class_weight={0: -1.0}).fit(X, y)
 
 
 def test_partial_fit_takes_weights_and_a_dict_class_weight_but_not_balanced():
