@@ -7,7 +7,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import assert_all_finite
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils.extmath import softmax
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
@@ -298,7 +298,11 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
                     "classes=classes, y=y) on a large enough sample of y and pass them as "
                     "class_weight={class: weight}."
                 )
-            weights = compute_sample_weight(self.class_weight, y)
+            if partial:  # a dict, over all classes_ (one call's y may lack some)
+                weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+                weights = weights[np.searchsorted(self.classes_, y)]
+            else:
+                weights = compute_sample_weight(self.class_weight, y)
             if not (np.isfinite(weights).all() and (weights >= 0).all()):
                 raise ValueError(
                     f"class_weight must give finite non-negative weights, got "

@@ -182,6 +182,12 @@ def test_partial_fit_takes_weights_and_a_dict_class_weight_but_not_balanced():
     np.testing.assert_array_equal(clf.recurrent_weights_, ref.recurrent_weights_)
     # a partial_fit batch may hold weight for one class only
     clf.partial_fit(X, y, sample_weight=(y == 0).astype(float))
+    # and lack classes that class_weight names
+    three = SRNClassifier(**FAST, class_weight={0: 2.0, 2: 3.0})
+    three.partial_fit(X, y, classes=[0, 1, 2])
+    ref = SRNClassifier(**FAST).partial_fit(X, y, classes=[0, 1, 2],
+                                            sample_weight=np.where(y == 0, 2.0, 1.0))
+    np.testing.assert_array_equal(three.recurrent_weights_, ref.recurrent_weights_)
     with pytest.raises(ValueError, match="'balanced' is not supported for partial_fit"):
         SRNClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
 
