@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from . import _bptt_fast
 from ._init import WEIGHT_ATTRIBUTES, init_coef, n_params, pack, unpack, weight_shapes
@@ -313,7 +313,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
 
     # -- fitting ------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, *, X_val=None, y_val=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
         """Fit the network to sequences ``X`` and targets ``y``.
 
         Parameters
@@ -325,6 +325,22 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             ``(n_timesteps_i, n_features)`` arrays.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets: class labels (classifier) or values (regressor).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the sequences (finite, non-negative, not all zero);
+            ``None`` weighs them equally. Each sequence's loss is multiplied
+            by its weight; the weights are scaled to mean 1 over the training
+            sequences and a minibatch's loss is ``sum_b w_b l_b / B`` (the L2
+            penalty is added once, as without weights), an estimate of the
+            weighted mean loss of the whole training set. So only ratios of
+            weights matter, equal weights give the same numbers as ``None``,
+            and with one minibatch per epoch an integer weight k is the
+            sequence appearing k times; a zero weight removes the sequence
+            from training. The classifier multiplies in
+            ``class_weight``. With ``early_stopping`` the weights follow their
+            sequences into the split, and the internal validation score is
+            weighted by them (as scikit-learn's MLP; not by ``class_weight``;
+            a callable ``scoring`` then must accept ``sample_weight``).
+            ``X_val, y_val`` are scored unweighted.
         X_val, y_val : same forms as ``X`` and ``y``, default=None
             A validation set used instead of the internal split; requires
             ``early_stopping=True`` (as HistGradientBoosting's ``fit``).
@@ -337,6 +353,10 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self._check_params()
         warm = self.warm_start and hasattr(self, "recurrent_weights_")
         Xp, lengths, y, Y = self._training_arrays(X, y, reset=not warm)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, Xp, dtype=np.float64,
+                                                 ensure_non_negative=True)
+        weights = self._training_weights(sample_weight, y)
         rng = check_random_state(self.random_state)
 
         if (X_val is None) != (y_val is None):
@@ -350,7 +370,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
                 "X_val and y_val are passed to fit while early_stopping is False. "
                 "Set early_stopping=True to use them for validation."
             )
-        data = _training_data(Xp, lengths, Y)
+        data = _training_data(Xp, lengths, Y, weights)
         validation = None
         if X_val is not None:
             Xv, _ = check_sequences(self, X_val, reset=False)
@@ -359,8 +379,16 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             validation = X_val, y_val
         elif self.early_stopping:
             train, val = self._split_validation(y, rng)
-            data.train_idx = train.astype(np.intp)
+            data.train_idx = _weighted_part(train.astype(np.intp), data.sample_weight,
+                                            "training part of the early_stopping split")
             validation = _nan_padded(Xp[val], lengths[val]), y[val]
+            if sample_weight is not None:
+                if not np.any(sample_weight[val] > 0):
+                    raise ValueError(
+                        "The sample weights of the early_stopping validation split are all "
+                        "zero; use another random_state or a larger validation_fraction."
+                    )
+                validation += (sample_weight[val],)
 
         if warm:
             # as scikit-learn's MLP: a warm fit continues the weights with a
@@ -375,6 +403,11 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self._run(data, starts, seeds, max_epochs=self.max_iter, warm=warm,
                   validation=validation)
         return self
+
+    def _training_weights(self, sample_weight, y, *, partial=False):
+        """The per-sequence weights of the loss from the validated ``sample_weight``
+        (None when all sequences weigh the same); the classifier adds ``class_weight``."""
+        return sample_weight
 
     def _warm_coef(self):
         """The fitted weights to continue from; their size must be ``n_hidden``."""
@@ -553,12 +586,16 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self.restart_scores_ = np.array([])
         return self
 
-    def _partial_fit(self, X, y, classes=None):
+    def _partial_fit(self, X, y, classes=None, sample_weight=None):
         self._check_params()
         first = not hasattr(self, "recurrent_weights_")
         Xp, lengths, y, Y = self._training_arrays(X, y, reset=first, classes=classes,
                                                   partial=True)
-        data = _training_data(Xp, lengths, Y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, Xp, dtype=np.float64,
+                                                 ensure_non_negative=True)
+        data = _training_data(Xp, lengths, Y,
+                              self._training_weights(sample_weight, y, partial=True))
         if first or not hasattr(self, "_random_state"):
             self._random_state = check_random_state(self.random_state)
         if first:
@@ -648,20 +685,40 @@ class _ValidationScore:
     joblib backend.
     """
 
-    def __init__(self, estimator, scorer, X_val, y_val):
+    def __init__(self, estimator, scorer, X_val, y_val, sample_weight=None):
         self.estimator = copy.copy(estimator)
         self.scorer, self.X_val, self.y_val = scorer, X_val, y_val
+        self.sample_weight = sample_weight
 
     def __call__(self, coef):
         net = copy.copy(self.estimator)  # one per call: restarts may score in parallel
         net._set_coef(coef)
-        return float(self.scorer(net, self.X_val, self.y_val))
+        weighted = {} if self.sample_weight is None else {"sample_weight": self.sample_weight}
+        return float(self.scorer(net, self.X_val, self.y_val, **weighted))
 
 
-def _training_data(Xp, lengths, Y):
-    """All sequences as training data, targets in the dtype of the kernels."""
-    return TrainingData(X=Xp, lengths=lengths, Y=np.ascontiguousarray(Y, dtype=Xp.dtype),
+def _training_data(Xp, lengths, Y, sample_weight=None):
+    """All sequences as training data, targets (and weights) in the dtype of the kernels.
+
+    With weights, the sequences of zero weight are left out of training
+    (``train_idx``), exactly as if they were not in ``X``.
+    """
+    data = TrainingData(X=Xp, lengths=lengths, Y=np.ascontiguousarray(Y, dtype=Xp.dtype),
                         train_idx=np.arange(len(Xp), dtype=np.intp))
+    if sample_weight is not None:
+        data.sample_weight = np.ascontiguousarray(sample_weight, dtype=Xp.dtype)
+        data.train_idx = _weighted_part(data.train_idx, data.sample_weight, "training data")
+    return data
+
+
+def _weighted_part(idx, sample_weight, what):
+    """The indices ``idx`` of the sequences of non-zero weight (all without weights)."""
+    if sample_weight is None:
+        return idx
+    idx = idx[sample_weight[idx] > 0]
+    if idx.size == 0:
+        raise ValueError(f"Sample weights are zero for every sequence of the {what}.")
+    return idx
 
 
 def _check_lengths(Xp, y, x_name, y_name):

@@ -18,7 +18,9 @@ these kernels against):
 - the loss is the mean over the minibatch of the per-sequence loss,
   softmax cross-entropy (``head == HEAD_SOFTMAX``, ``Y`` one-hot) or
   ``0.5 * ||y - y_hat||^2`` (``head == HEAD_IDENTITY``), plus
-  ``0.5 * alpha * ||W||^2`` over the three weight matrices (not the biases).
+  ``0.5 * alpha * ||W||^2`` over the three weight matrices (not the biases);
+  with per-sequence weights ``w`` the weighted mean ``sum_b w_b l_b / sum_b w_b``
+  (``sample_weight=None`` runs the unweighted code unchanged).
 
 Python allocates every array; the kernels fill them without the GIL.
 """
@@ -89,6 +91,26 @@ cdef int _check_enums(int head, int selection) except -1:
                          f"({<int> HEAD_IDENTITY}), got {head}")
     if selection != SELECT_MINIBATCH and selection != SELECT_EXAMPLE:
         raise ValueError(f"selection must be SELECT_MINIBATCH or SELECT_EXAMPLE, got {selection}")
+    return 0
+
+
+cdef int _check_weights(const floating[::1] sample_weight, Py_ssize_t n,
+                        bint positive_sum) except -1:
+    """None, or n finite non-negative per-sequence weights (with ``positive_sum``: not all 0)."""
+    cdef Py_ssize_t i
+    cdef double total = 0.0
+    if sample_weight is None:
+        return 0
+    if sample_weight.shape[0] != n:
+        raise ValueError(f"sample_weight has {sample_weight.shape[0]} entries but X has "
+                         f"{n} sequences")
+    for i in range(n):
+        if not (isfinite(sample_weight[i]) and sample_weight[i] >= 0):
+            raise ValueError(f"sample_weight[{i}] = {sample_weight[i]} is not a finite "
+                             "number >= 0")
+        total += sample_weight[i]
+    if positive_sum and not total > 0.0:
+        raise ValueError("sample_weight sums to 0: the weighted mean loss is undefined")
     return 0
 
 
@@ -186,13 +208,36 @@ cdef void _forward(const floating *X, Py_ssize_t T_all, Py_ssize_t F,
          coef + L.w_out, <int> O, <floating> 1.0, out, <int> O)
 
 
+cdef double _weight_sum(const floating *sw, const Py_ssize_t *idx, Py_ssize_t B) noexcept nogil:
+    """Sum of the minibatch's sequence weights ``sw[idx[b]]``; ``B`` when ``sw`` is NULL."""
+    cdef Py_ssize_t b
+    cdef double W = 0.0
+    if sw == NULL:
+        return <double> B
+    for b in range(B):
+        W += sw[idx[b]]
+    return W
+
+
 cdef double _output_error(floating *out, const floating *Y, const Py_ssize_t *idx,
-                          Py_ssize_t B, Py_ssize_t O, int head) noexcept nogil:
-    """Mean minibatch loss; replaces ``out`` by dloss/doutput (already / B)."""
+                          Py_ssize_t B, Py_ssize_t O, int head,
+                          const floating *sw, double W) noexcept nogil:
+    """Mean minibatch loss; replaces ``out`` by dloss/doutput (already / B).
+
+    With per-sequence weights ``sw`` (indexed like ``Y``; NULL: unweighted)
+    ``sum_b w_b l_b / W`` and ``w_b dl_b / W``, ``W`` the normaliser: the
+    weights' sum (a weighted mean) or ``B`` (see ``train_minibatches``'s
+    ``batch_mean``); a minibatch whose weights sum to 0 gets zero error and
+    loss 0.
+    Weights of one give the unweighted numbers bit for bit (``1 * x`` and
+    ``W == B`` are exact); NULL takes the unweighted loop below as it was.
+    """
     cdef Py_ssize_t b, k
     cdef double loss = 0.0, m, s, lse
     cdef floating *o
     cdef const floating *y
+    if sw != NULL:
+        return _weighted_output_error(out, Y, idx, B, O, head, sw, W)
     for b in range(B):
         o = out + b * O
         y = Y + idx[b] * O
@@ -214,6 +259,42 @@ cdef double _output_error(floating *out, const floating *Y, const Py_ssize_t *id
                 loss += 0.5 * m * m
                 o[k] = <floating> (m / B)
     return loss / B
+
+
+cdef double _weighted_output_error(floating *out, const floating *Y, const Py_ssize_t *idx,
+                                   Py_ssize_t B, Py_ssize_t O, int head,
+                                   const floating *sw, double W) noexcept nogil:
+    """``_output_error`` with weights: each term of the unweighted loop times ``w_b``,
+    then divided by the normaliser ``W`` instead of ``B``."""
+    cdef Py_ssize_t b, k
+    cdef double loss = 0.0, m, s, lse, wb
+    cdef floating *o
+    cdef const floating *y
+    if not _weight_sum(sw, idx, B) > 0.0:
+        memset(out, 0, B * O * sizeof(floating))
+        return 0.0
+    for b in range(B):
+        o = out + b * O
+        y = Y + idx[b] * O
+        wb = sw[idx[b]]
+        if head == HEAD_SOFTMAX:
+            m = o[0]
+            for k in range(1, O):
+                if o[k] > m:
+                    m = o[k]
+            s = 0.0
+            for k in range(O):
+                s += exp(o[k] - m)
+            lse = m + log(s)
+            for k in range(O):
+                loss -= wb * (y[k] * (o[k] - lse))
+                o[k] = <floating> (wb * (exp(o[k] - lse) - y[k]) / W)
+        else:
+            for k in range(O):
+                m = o[k] - y[k]
+                loss += wb * (0.5 * m * m)
+                o[k] = <floating> (wb * m / W)
+    return loss / W
 
 
 cdef Py_ssize_t _backward(const int *lengths, const Py_ssize_t *idx, Py_ssize_t B,
@@ -324,12 +405,15 @@ def forward_backward(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
                      const floating[::1] coef,      # IN flat parameters
                      floating[::1] grad,            # OUT flat gradient
                      int n_hidden, int head, int bptt_depth=0, double alpha=0.0,
-                     bint return_states=False):
+                     bint return_states=False,
+                     const floating[::1] sample_weight=None):  # IN (n,) weights or None
     """Loss over all n sequences as one minibatch, its gradient, and optionally the states.
 
     ``bptt_depth <= 0`` backpropagates through whole sequences. With
     ``return_states`` also returns ``Z`` (T + 1, n, H), the hidden states
     time-major with ``Z[0] = 0``, and ``D`` (T, n, H), the deltas dE/da(t).
+    With ``sample_weight`` the loss is the weighted mean of the sequences'
+    losses (the weights must not all be 0).
     """
     cdef Py_ssize_t n = X.shape[0], T = X.shape[1], F = X.shape[2]
     cdef Py_ssize_t H = n_hidden, O = Y.shape[1]
@@ -337,6 +421,7 @@ def forward_backward(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
     _check_data("X", n, T, F, "Y", Y.shape[0], lengths)
     _check_network(coef.shape[0], F, n_hidden, O)
     _check_size("grad", grad.shape[0], coef.shape[0], "coef")
+    _check_weights(sample_weight, n, True)
     cdef Layout L = _layout(n, T, F, H, O)
     import numpy as np
     dtype = np.float32 if floating is float else np.float64
@@ -344,10 +429,12 @@ def forward_backward(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
     cdef floating[::1] work = work_arr
     cdef Py_ssize_t[::1] idx = np.arange(n, dtype=np.intp)
     cdef double loss
+    cdef const floating *sw = NULL if sample_weight is None else &sample_weight[0]
     with nogil:
         _forward(&X[0, 0, 0], T, F, &lengths[0], &idx[0], n, T, &coef[0], H, O, L,
                  &work[0], &work[L.err])
-        loss = _output_error(&work[L.err], &Y[0, 0], &idx[0], n, O, head)
+        loss = _output_error(&work[L.err], &Y[0, 0], &idx[0], n, O, head, sw,
+                             _weight_sum(sw, &idx[0], n))
         _backward(&lengths[0], &idx[0], n, T, F, &coef[0], H, O,
                   _depth_or_all(bptt_depth, T), L, &work[0])
         loss += _add_l2(&coef[0], &work[0], L, alpha)
@@ -545,7 +632,8 @@ cdef signed char _sgr_select(
         Py_ssize_t O, Py_ssize_t P, Py_ssize_t depth, int head, double alpha, double clip_norm,
         Optimizer opt, SGRSettings s, Layout L, floating *work,
         floating *bg, double *guard_state, double *S_b, double *dS_b, double *E_b,
-        double *dE_b, double *Q_out, double *dS_out) noexcept nogil:
+        double *dE_b, double *Q_out, double *dS_out,
+        const floating *sw, double W) noexcept nogil:
     """Whether to apply the candidate whose gradient (clipped) is in the workspace.
 
     After ``_forward``, ``_output_error``, ``_backward``, the L2 term and the
@@ -553,14 +641,16 @@ cdef signed char _sgr_select(
     per-example selection recomputes over the kept examples) or 2 (applied
     by the guard: the gradient to apply is ``bg``). Writes Q and dS of the
     minibatch to ``Q_out`` and ``dS_out`` and updates the guard's state.
+    ``sw``, ``W``: the sequence weights (NULL if unweighted) and the loss's
+    normaliser (their sum, or ``B``).
     """
     cdef floating *grad = work + L.grad
-    cdef double S = 0.0, dS = 0.0, E = 0.0, dE = 0.0, Q, g_steer, fav, scale
-    cdef Py_ssize_t b, i, n_kept
+    cdef double S = 0.0, dS = 0.0, E = 0.0, dE = 0.0, Q, g_steer, fav, scale, W_kept, W_all
+    cdef Py_ssize_t b, i
     cdef signed char use
     _candidate_step(v, grad, L.w_rec, H * H, P, opt, s.ds_momentum, work + L.dW)
     _norm_change(lengths, idx, Y, B, Tm, w, H, O, s.q_depth, s.exact, head, L, work,
-                 S_b, dS_b, E_b, dE_b)
+                 S_b, dS_b, E_b, dE_b, sw, W)
     for b in range(B):
         S += S_b[b]
         dS += dS_b[b]
@@ -572,19 +662,20 @@ cdef signed char _sgr_select(
     dS_out[0] = dS
     if s.selection == SELECT_EXAMPLE:
         # keep the examples whose own contribution moves the norm the right way
-        n_kept = 0
+        W_kept = 0.0  # their weight: their number when unweighted
         for b in range(B):
             if _accept(_q_factor(E_b[b], S_b[b]), S_b[b], dS_b[b],
                        _steering(S_b[b], dS_b[b], E_b[b], dE_b[b], s.steer_q),
                        s.q_min, s.q_max, s.ds_max):
-                n_kept += 1
+                W_kept += 1.0 if sw == NULL else sw[idx[b]]
                 S_b[b] = 1.0
             else:
                 S_b[b] = 0.0
-        use = n_kept > 0
-        if 0 < n_kept < B:
-            # gradient of the mean loss over the kept examples only
-            scale = <double> B / n_kept
+        use = W_kept > 0.0
+        W_all = _weight_sum(sw, idx, B)
+        if 0.0 < W_kept < W_all:
+            # gradient of the (weighted) mean loss over the kept examples only
+            scale = W_all / W_kept
             for b in range(B):
                 for i in range(O):
                     work[L.err + b * O + i] *= <floating> (S_b[b] * scale)
@@ -630,6 +721,8 @@ def train_minibatches(
         double[::1] q_history=None,        # OUT (n_batches,) Q of each candidate
         double[::1] ds_history=None,       # OUT (n_batches,) dS of each candidate
         signed char[::1] used_history=None,  # OUT (n_batches,) 0 skipped, 1 used, 2 by guard
+        const floating[::1] sample_weight=None,  # IN (n,) per-sequence weights or None
+        bint batch_mean=False,             # weighted loss / B (True) or / sum of weights
         ):
     """SGD with momentum, or Adam, over consecutive minibatches, without the GIL.
 
@@ -647,6 +740,16 @@ def train_minibatches(
 
     The optimizer's state ``velocity`` is the momentum (SGD) or Adam's
     ``[m, s, t]`` (moments of the gradient and the number of steps taken).
+
+    ``sample_weight`` (finite, >= 0) makes each minibatch's loss the weighted
+    mean ``sum_b w_b l_b / sum_b w_b`` (None: the plain mean, computed as
+    without weights), or with ``batch_mean`` ``sum_b w_b l_b / B``: with
+    weights scaled to mean 1 over the training set (as the estimators pass
+    them), each minibatch then estimates the weighted mean loss of the whole
+    set, and a weight counts relative to every sequence, not only to those
+    of its minibatch. A minibatch whose weights sum to 0 is passed over: no
+    forward pass, no step, momentum and guard unchanged; its loss (and with
+    ``sgr`` its Q and dS) are NaN and it counts as skipped (``used = 0``).
     """
     cdef Py_ssize_t n_batches = batch_starts.shape[0] - 1
     cdef Py_ssize_t T = X.shape[1], F = X.shape[2], H = n_hidden, O = Y.shape[1]
@@ -659,8 +762,9 @@ def train_minibatches(
     cdef floating *g
     cdef floating *bg = NULL
     cdef Optimizer opt
-    cdef double loss
+    cdef double loss, W, norm
     cdef double[::1] S_b, dS_b, E_b, dE_b
+    cdef const floating *sw = NULL
     cdef signed char use
     cdef Py_ssize_t n_done = n_batches
     cdef double bound = max_abs_weight if max_abs_weight > 0.0 else INFINITY
@@ -679,6 +783,9 @@ def train_minibatches(
     opt.beta_1 = beta_1
     opt.beta_2 = beta_2
     opt.eps = epsilon
+    _check_weights(sample_weight, X.shape[0], False)
+    if sample_weight is not None:
+        sw = &sample_weight[0]
     if n_batches < 0 or batch_starts[0] < 0 or batch_starts[n_batches] > order.shape[0]:
         raise ValueError(f"batch_starts must lie in [0, {order.shape[0]}] (the length of order)")
     for k in range(n_batches):
@@ -721,13 +828,22 @@ def train_minibatches(
         for k in range(n_batches):
             B = batch_starts[k + 1] - batch_starts[k]
             idx = &order[batch_starts[k]]
+            W = _weight_sum(sw, idx, B)
+            norm = <double> B if batch_mean else W
+            if not W > 0.0:  # only with weights: nothing to learn from
+                losses[k] = NAN
+                if sgr:
+                    q_history[k] = NAN
+                    ds_history[k] = NAN
+                    used_history[k] = 0
+                continue
             Tm = _max_length(&lengths[0], idx, B)
             L = _layout(B, Tm, F, H, O)
             grad = &work[0] + L.grad
             depth = _depth_or_all(bptt_depth, Tm)
             _forward(&X[0, 0, 0], T, F, &lengths[0], idx, B, Tm, w, H, O, L, &work[0],
                      &work[0] + L.err)
-            loss = _output_error(&work[0] + L.err, &Y[0, 0], idx, B, O, head)
+            loss = _output_error(&work[0] + L.err, &Y[0, 0], idx, B, O, head, sw, norm)
             _backward(&lengths[0], idx, B, Tm, F, w, H, O, depth, L, &work[0])
             loss += _add_l2(w, grad, L, alpha)
             losses[k] = loss
@@ -740,7 +856,7 @@ def train_minibatches(
                 use = _sgr_select(&lengths[0], idx, &Y[0, 0], B, Tm, F, w, v, H, O, P, depth,
                                   head, alpha, clip_norm, opt, settings, L,
                                   &work[0], bg, &guard_state[0], &S_b[0], &dS_b[0], &E_b[0],
-                                  &dE_b[0], &q_history[k], &ds_history[k])
+                                  &dE_b[0], &q_history[k], &ds_history[k], sw, norm)
                 used_history[k] = use
             if use:
                 g = bg if use == 2 else grad

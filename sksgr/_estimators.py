@@ -1,9 +1,13 @@
 """SRNClassifier and SRNRegressor: simple recurrent networks (tanh Elman RNNs)."""
 
+import inspect
+
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import assert_all_finite
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils.extmath import softmax
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
@@ -187,6 +191,16 @@ _PARAMETERS = """
         they differ with ``ds_mode="exact"``.
 """
 
+_CLASS_WEIGHT = """    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplied into ``sample_weight`` (see
+        ``fit``): ``{class_label: weight}`` (classes not named weigh 1), or
+        "balanced", ``n_samples / (n_classes * np.bincount(y))`` over the
+        ``y`` passed to ``fit`` (scikit-learn's ``compute_sample_weight``).
+        ``partial_fit`` takes a dict only: for "balanced" there, compute the
+        weights with ``sklearn.utils.class_weight.compute_class_weight`` on
+        a large enough sample of ``y`` and pass them as a dict.
+"""
+
 _ATTRIBUTES = """
     Attributes
     ----------
@@ -201,7 +215,8 @@ _ATTRIBUTES = """
         each sequence's own last step. Predictions read these attributes, so
         edits to them take effect.
     loss_curve_ : list of float
-        Mean minibatch loss of each epoch.
+        Mean minibatch loss of each epoch (weighted with ``sample_weight``
+        or ``class_weight``, see the Notes).
     validation_scores_ : list of float or None
         Score of each validation; None without validation data.
     best_validation_score_ : float or None
@@ -264,11 +279,73 @@ _NOTES = """
     ``warm_start`` fit at a smaller learning rate can continue. A first
     Ctrl-C ends ``fit`` after the current chunk of minibatches and keeps the
     best validated weights (with validation) or the last ones.
+
+    With ``sample_weight`` (and the classifier's ``class_weight``) the
+    weights are scaled to mean 1 over the training sequences and a
+    minibatch's loss is ``sum_b w_b l_b / B``: an estimate of the weighted
+    mean loss of the whole training set, so a weight counts relative to all
+    sequences, not only to those of its minibatch (unlike scikit-learn's MLP,
+    which normalises each minibatch by its own weights: there a class weight
+    does nothing in a minibatch of one class). Equal weights give the
+    unweighted results bit for bit, an integer weight k is k copies of the
+    sequence with one minibatch per epoch, and sequences of weight 0 are left
+    out of training. The regularization
+    judges the weighted loss: its ``S_b``, ``dS_b`` and ``E_b`` are divided by
+    the sequence's weight, so that S, dS and Q are those of the minibatch
+    with the copies. Minibatches are drawn from the sequences, not by weight,
+    so with several minibatches per epoch a weight k is not the same as k
+    copies, which would fall into other minibatches (as in scikit-learn's
+    SGD estimators).
 """
 
 
 class SRNClassifier(ClassifierMixin, BaseSRN):
     _head = HEAD_SOFTMAX
+
+    _parameter_constraints: dict = {
+        **BaseSRN._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(self, n_hidden=100, *, class_weight=None, **params):
+        # BaseSRN's parameters, then class_weight: the signature below is built
+        # from BaseSRN.__init__, so that it lists them all without repeating them
+        super().__init__(n_hidden, **params)
+        self.class_weight = class_weight
+
+    def _training_weights(self, sample_weight, y, *, partial=False):
+        if self.class_weight is None:
+            weights = sample_weight
+        else:
+            if partial and self.class_weight == "balanced":
+                raise ValueError(
+                    "class_weight 'balanced' is not supported for partial_fit: the class "
+                    "frequencies of one call's y are not those of the data. Compute the "
+                    "weights with sklearn.utils.class_weight.compute_class_weight('balanced', "
+                    "classes=classes, y=y) on a large enough sample of y and pass them as "
+                    "class_weight={class: weight}."
+                )
+            if partial:  # a dict, over all classes_ (one call's y may lack some)
+                weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+                weights = weights[np.searchsorted(self.classes_, y)]
+            else:
+                weights = compute_sample_weight(self.class_weight, y)
+            if not (np.isfinite(weights).all() and (weights >= 0).all()):
+                raise ValueError(
+                    f"class_weight must give finite non-negative weights, got "
+                    f"{self.class_weight!r}."
+                )
+            if sample_weight is not None:
+                weights = weights * sample_weight
+        if weights is not None and not partial:
+            present = np.unique(y[weights > 0]).tolist()
+            if len(present) < 2:
+                which = f"only class {present[0]!r} has" if present else "no class has"
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes with a "
+                    f"non-zero weight (sample_weight times class_weight), but {which} any."
+                )
+        return weights
 
     def _encode_targets(self, y, *, reset, classes=None, partial=False):
         if y is None:
@@ -303,7 +380,7 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
         return len(self.classes_)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of training on ``(X, y)``, continuing the current network.
 
         Parameters
@@ -314,12 +391,15 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
             Class labels.
         classes : array-like of shape (n_classes,), default=None
             All classes; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the sequences, as in ``fit`` (times a dict
+            ``class_weight``).
 
         Returns
         -------
         self : object
         """
-        return self._partial_fit(X, y, classes=classes)
+        return self._partial_fit(X, y, classes=classes, sample_weight=sample_weight)
 
     def decision_function(self, X):
         """Logits at each sequence's last step.
@@ -376,14 +456,23 @@ class SRNRegressor(RegressorMixin, BaseSRN):
         return self.n_outputs_
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch of training on ``(X, y)``, continuing the current network.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences, in any of the forms ``fit`` accepts.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the sequences, as in ``fit``.
 
         Returns
         -------
         self : object
         """
-        return self._partial_fit(X, y)
+        return self._partial_fit(X, y, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted values, shape (n_samples,) or (n_samples, n_outputs) as ``y`` in fit."""
@@ -396,10 +485,21 @@ class SRNRegressor(RegressorMixin, BaseSRN):
         return tags
 
 
+def _signature_with(init, name, default):
+    """The signature of ``init`` with a keyword-only parameter ``name`` appended."""
+    signature = inspect.signature(init)
+    extra = inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+    return signature.replace(parameters=[*signature.parameters.values(), extra])
+
+
+# scikit-learn reads an estimator's parameters from the signature of __init__
+SRNClassifier.__init__.__signature__ = _signature_with(BaseSRN.__init__, "class_weight", None)
+
 SRNClassifier.__doc__ = (
     """Simple recurrent network classifier (tanh Elman RNN, softmax output).
 """
     + _PARAMETERS.format(default_score="accuracy")
+    + _CLASS_WEIGHT
     + _ATTRIBUTES
     + """    classes_ : ndarray of shape (n_classes,)
         Class labels.

@@ -11,7 +11,8 @@ baseline. It follows the same conventions as the kernels:
   ``z(-1) = 0`` (paper eq. 1);
 - the loss is the mean over the minibatch of the per-sequence loss:
   softmax cross-entropy (``head="softmax"``, ``Y`` one-hot) or
-  ``0.5 * ||y - y_hat||^2`` (``head="identity"``);
+  ``0.5 * ||y - y_hat||^2`` (``head="identity"``); with ``sample_weight``
+  the weighted mean ``sum_b w_b l_b / sum_b w_b``;
 - ``bptt_depth=h`` lets the error reach only the last ``h`` steps of each
   sequence (``None``: all of them).
 
@@ -78,13 +79,22 @@ def backward_deltas(params, Z, lengths, d_last, bptt_depth=None):
     return D
 
 
-def loss_and_gradients(params, X, lengths, Y, head, bptt_depth=None):
-    """Mean minibatch loss and its gradients with respect to every parameter."""
+def loss_and_gradients(params, X, lengths, Y, head, bptt_depth=None, sample_weight=None):
+    """Mean minibatch loss and its gradients with respect to every parameter.
+
+    ``sample_weight`` (n,): the weighted mean loss instead (weights not all 0).
+    """
     lengths = np.asarray(lengths)
     n = X.shape[0]
     Z, z_last, logits = forward(params, X, lengths)
     per_seq, err = output_error(logits, Y, head)
-    err = err / n
+    if sample_weight is None:
+        err = err / n
+        loss = per_seq.mean()
+    else:
+        share = np.asarray(sample_weight, dtype=np.float64) / np.sum(sample_weight)
+        err = err * share[:, None]
+        loss = share @ per_seq
     D = backward_deltas(params, Z, lengths, err @ params["W_out"].T, bptt_depth)
     U = X.transpose(1, 0, 2)
     grads = {
@@ -94,7 +104,7 @@ def loss_and_gradients(params, X, lengths, Y, head, bptt_depth=None):
         "W_out": z_last.T @ err,
         "b_out": err.sum(axis=0),
     }
-    return per_seq.mean(), grads
+    return loss, grads
 
 
 def sgd_momentum_step(params, velocity, grads, learning_rate, momentum, nesterov=False):

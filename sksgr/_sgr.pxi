@@ -10,6 +10,13 @@
 # Minibatch: S = sum S_b, dS = sum dS_b, Q = log10 sqrt(sum E_b / sum S_b)
 # (norms over the minibatch as a whole; Q > 0 means vanishing).
 #
+# With sequence weights w_b the deltas of sequence b carry the factor w_b / W
+# (W the loss's normaliser: sum_b w_b, or B) instead of 1 / B, so the squared
+# norms carry (w_b / W)^2; S_b, dS_b, E_b and dE_b are divided by w_b (0 for
+# w_b = 0), which makes them those of w_b copies of the sequence, each with
+# the factor 1 / W: with W = sum_b w_b a weighted minibatch has the S, dS and
+# Q of the minibatch that repeats its sequences. Unweighted, nothing is divided.
+#
 # d delta follows the tangent of the backward recursion
 #     eps(t-1) = delta(t) W^T (+ dE/dz at the end),  delta(t) = eps(t) * f'(t)
 #     d eps(t-1) = d delta(t) W^T + delta(t) dW^T (+ d(dE/dz) at the end)
@@ -30,10 +37,12 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
                        Py_ssize_t B, Py_ssize_t Tm, const floating *coef, Py_ssize_t H,
                        Py_ssize_t O, Py_ssize_t qdepth, bint exact, int head, Layout L,
                        floating *work, double *S_b, double *dS_b, double *E_b,
-                       double *dE_b) noexcept nogil:
+                       double *dE_b, const floating *sw, double sw_sum) noexcept nogil:
     """Per-sequence S_b, dS_b, E_b, dE_b after _forward, _output_error and _backward.
 
-    The candidate step of W_rec must be in the workspace at ``L.dW``.
+    The candidate step of W_rec must be in the workspace at ``L.dW``. ``sw``
+    and ``sw_sum``: the sequence weights (NULL if unweighted) and the loss's
+    normaliser (their sum, or the minibatch size), as ``_output_error`` used them.
     """
     cdef floating *Z = work + L.Z
     cdef floating *D = work + L.D
@@ -52,7 +61,8 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
     cdef const floating *d
     cdef const floating *a
     cdef Py_ssize_t b, t, j, k, e, s, t_lo = Tm
-    cdef double acc, ssq, dot_pd, pk
+    cdef double acc, ssq, dot_pd, pk, wb
+    cdef floating r  # in the type of err, as B below: weights of 1 change no bit
 
     for b in range(B):
         e = lengths[idx[b]] - 1
@@ -85,7 +95,25 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
         gemm(False, False, <int> B, <int> O, <int> H, <floating> 1.0, tmp, <int> H,
              coef + L.w_out, <int> O, <floating> 0.0, od, <int> O)
         for b in range(B):
-            if head == HEAD_SOFTMAX:
+            if sw != NULL:
+                # err = w_b (p - y) / sw_sum, so p = (sw_sum / w_b) err + y (no error if
+                # w_b = 0); d err = w_b p (d o - <p, d o>) / sw_sum, or w_b d o / sw_sum
+                wb = sw[idx[b]]
+                if wb == 0.0:
+                    for k in range(O):
+                        od[b * O + k] = 0
+                elif head == HEAD_SOFTMAX:
+                    r = <floating> (sw_sum / wb)
+                    dot_pd = 0.0
+                    for k in range(O):
+                        dot_pd += (r * err[b * O + k] + Y[idx[b] * O + k]) * od[b * O + k]
+                    for k in range(O):
+                        pk = r * err[b * O + k] + Y[idx[b] * O + k]
+                        od[b * O + k] = <floating> (wb * (pk * (od[b * O + k] - dot_pd)) / sw_sum)
+                else:
+                    for k in range(O):
+                        od[b * O + k] = (<floating> wb * od[b * O + k]) / <floating> sw_sum
+            elif head == HEAD_SOFTMAX:
                 # err = (p - y) / B, so p = B err + y; d err = p (d o - <p, d o>) / B
                 dot_pd = 0.0
                 for k in range(O):
@@ -148,6 +176,15 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
             acc += d[j] * row[j]
         E_b[b] = 0.5 * ssq
         dE_b[b] = acc  # zero in linear mode: delta(T) is held fixed
+        if sw != NULL:
+            wb = sw[idx[b]]
+            if wb > 0.0:
+                S_b[b] /= wb
+                dS_b[b] /= wb
+                E_b[b] /= wb
+                dE_b[b] /= wb
+            else:
+                S_b[b] = dS_b[b] = E_b[b] = dE_b[b] = 0.0
 
 
 cdef inline double _q_factor(double E, double S) noexcept nogil:
@@ -196,11 +233,14 @@ def norm_change(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each en
                 const int[::1] lengths,        # IN (n,)
                 const floating[::1] coef,      # IN flat parameters
                 const floating[:, ::1] direction,  # IN (H, H) direction for W_rec
-                int n_hidden, int head, int q_depth, bint exact):
+                int n_hidden, int head, int q_depth, bint exact,
+                const floating[::1] sample_weight=None):  # IN (n,) weights or None
     """S, dS, Q of all n sequences taken as one minibatch, and the per-sequence arrays.
 
     ``q_depth <= 0`` measures over whole sequences. Returns
     ``(S, dS, Q, S_b, dS_b, E_b, dE_b)`` with ``E = 0.5 ||delta(T)||^2``.
+    With ``sample_weight`` (not all 0), those of the weighted mean loss,
+    per sequence divided by its weight (see above).
     """
     import numpy as np
     cdef Py_ssize_t n = X.shape[0], T = X.shape[1], F = X.shape[2]
@@ -208,6 +248,8 @@ def norm_change(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each en
     _check_enums(head, SELECT_MINIBATCH)
     _check_data("X", n, T, F, "Y", Y.shape[0], lengths)
     _check_network(coef.shape[0], F, n_hidden, O)
+    _check_weights(sample_weight, n, True)
+    cdef const floating *sw = NULL if sample_weight is None else &sample_weight[0]
     cdef Layout L = _layout(n, T, F, H, O)
     if direction.shape[0] != H or direction.shape[1] != H:
         raise ValueError(f"direction must have shape ({H}, {H})")
@@ -221,11 +263,13 @@ def norm_change(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each en
     with nogil:
         _forward(&X[0, 0, 0], T, F, &lengths[0], &idx[0], n, T, &coef[0], H, O, L,
                  &work[0], &work[L.err])
-        _output_error(&work[L.err], &Y[0, 0], &idx[0], n, O, head)
+        _output_error(&work[L.err], &Y[0, 0], &idx[0], n, O, head, sw,
+                      _weight_sum(sw, &idx[0], n))
         _backward(&lengths[0], &idx[0], n, T, F, &coef[0], H, O, T, L, &work[0])
         memcpy(&work[L.dW], &direction[0, 0], H * H * sizeof(floating))
         _norm_change(&lengths[0], &idx[0], &Y[0, 0], n, T, &coef[0], H, O, depth, exact,
-                     head, L, &work[0], &S_b[0], &dS_b[0], &E_b[0], &dE_b[0])
+                     head, L, &work[0], &S_b[0], &dS_b[0], &E_b[0], &dE_b[0], sw,
+                     _weight_sum(sw, &idx[0], n))
         for b in range(n):
             S += S_b[b]
             dS += dS_b[b]

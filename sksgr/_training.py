@@ -176,6 +176,22 @@ class TrainingData:
     lengths: np.ndarray  # (n,) int32
     Y: np.ndarray  # (n, O) kernel targets (one-hot or regression targets)
     train_idx: np.ndarray  # indices of the training sequences (intp)
+    sample_weight: np.ndarray = None  # (n,) per-sequence weights in X's dtype, or None
+
+    def kernel_weights(self):
+        """The weights scaled to mean 1 over the training sequences (None without).
+
+        The kernel divides a minibatch's weighted loss by its number of
+        sequences, so with these weights every minibatch estimates the
+        weighted mean loss of the whole training set, and a sequence's weight
+        acts relative to all the others, not only to its minibatch's (class
+        weights then count in a minibatch of one class too). Weights of 1
+        stay exactly 1.
+        """
+        if self.sample_weight is None:
+            return None
+        mean = float(np.mean(self.sample_weight[self.train_idx], dtype=np.float64))
+        return (self.sample_weight / mean).astype(self.sample_weight.dtype)
 
 
 @dataclass(frozen=True)
@@ -329,6 +345,7 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
     depth = cfg.bptt_depth or 0
     max_candidates = cfg.max_candidates
     start_coef = coef.copy()
+    kernel_weights = data.kernel_weights()
     max_abs_weight = BLOWUP_FACTOR * max(1.0, float(np.max(np.abs(coef), initial=0.0)),
                                          float(np.max(np.abs(Y), initial=0.0)))
 
@@ -370,6 +387,7 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
                 H, cfg.head, depth, cfg.learning_rate, cfg.momentum, cfg.nesterov, cfg.alpha,
                 cfg.clip_norm or 0.0, max_abs_weight, solver=cfg.solver, beta_1=cfg.beta_1,
                 beta_2=cfg.beta_2, epsilon=cfg.epsilon, **sgr, **history,
+                sample_weight=kernel_weights, batch_mean=True,
             )
             k += done
             since_check += done
@@ -448,7 +466,7 @@ def _after_divergence(result, start_coef, data, n_hidden, head, alpha):
 def training_loss(coef, data, n_hidden, head, alpha=0.0):
     """Mean loss (with the L2 penalty) of the network ``coef`` on the training sequences.
 
-    ``inf`` if any output is not finite.
+    The weighted mean with ``data.sample_weight``. ``inf`` if any output is not finite.
     """
     idx = data.train_idx
     X = np.ascontiguousarray(data.X[idx])
@@ -464,12 +482,16 @@ def training_loss(coef, data, n_hidden, head, alpha=0.0):
         out = out.astype(np.float64)
         if not np.isfinite(out).all():
             return np.inf
+        sw, total = 1.0, n  # weighted: each sequence's term times w_i, over sum w_i
+        if data.sample_weight is not None:
+            sw = data.sample_weight[idx].astype(np.float64)[:, None]
+            total = np.sum(sw)
         if head == _bptt_fast.HEAD_SOFTMAX:
             out -= out.max(axis=1, keepdims=True)
             log_p = out - np.log(np.exp(out).sum(axis=1, keepdims=True))
-            loss = -np.sum(Y * log_p) / n
+            loss = -np.sum(sw * Y * log_p) / total
         else:
-            loss = 0.5 * np.sum((out - Y) ** 2) / n
+            loss = 0.5 * np.sum(sw * (out - Y) ** 2) / total
         if alpha:
             w = coef[penalized(F, n_hidden, O)].astype(np.float64)
             loss += 0.5 * alpha * float(np.dot(w, w))

@@ -284,3 +284,185 @@ def test_one_parameter_layout_for_the_kernels_and_python(sizes):
                                      0, 1.0)
     np.testing.assert_allclose(grad1 - grad0, np.where(penalized(*sizes), coef, 0.0), atol=1e-12)
     assert l1 - l0 == pytest.approx(0.5 * np.sum(coef[penalized(*sizes)] ** 2))
+
+
+# -- per-sequence weights ------------------------------------------------------
+
+def _weights(n, seed=0):
+    """Non-negative weights with a zero and a non-integer among them."""
+    w = np.random.default_rng(seed).uniform(0.2, 3.0, size=n)
+    w[1] = 0.0
+    return w
+
+
+@pytest.mark.parametrize("head", ["softmax", "identity"])
+@pytest.mark.parametrize("variable", [False, True])
+def test_weighted_gradient_matches_central_differences(head, variable):
+    """The weighted kernel gradient is the derivative of its weighted mean loss."""
+    _, X, lengths, Y, coef = _problem(head, variable=variable)
+    w = _weights(len(X))
+    H, alpha, eps = 5, 0.01, 1e-6
+
+    def loss_grad(c):
+        grad = np.empty_like(c)
+        loss = _bptt_fast.forward_backward(X, Y, lengths, c, grad, H, HEADS[head], 0, alpha,
+                                           False, w)
+        return loss, grad
+
+    loss, grad = loss_grad(coef)
+    num = np.empty_like(coef)
+    for i in range(coef.size):
+        e = np.zeros_like(coef)
+        e[i] = eps
+        num[i] = (loss_grad(coef + e)[0] - loss_grad(coef - e)[0]) / (2 * eps)
+    rel = np.linalg.norm(grad - num) / np.linalg.norm(num)
+    assert rel <= 1e-6, rel
+    # and the loss is the weighted mean of the per-sequence losses (plus the penalty)
+    per_seq = [_kernel_loss_grad(X[i:i + 1], Y[i:i + 1], lengths[i:i + 1], coef, H, head)[0]
+               for i in range(len(X))]
+    penalty = 0.5 * alpha * np.sum(coef[penalized(3, H, 4)] ** 2)
+    assert loss == pytest.approx(np.dot(w, per_seq) / w.sum() + penalty, rel=1e-12)
+
+
+@pytest.mark.parametrize("head", ["softmax", "identity"])
+@pytest.mark.parametrize("depth", [None, 2])
+def test_weighted_kernel_matches_numpy_reference(head, depth):
+    params, X, lengths, Y, coef = _problem(head, n=9, T=11, H=6, seed=3)
+    w = _weights(9, seed=1)
+    grad = np.empty_like(coef)
+    loss = _bptt_fast.forward_backward(X, Y, lengths, coef, grad, 6, HEADS[head], depth or 0,
+                                       0.0, False, w)
+    ref_loss, ref = loss_and_gradients(params, X, lengths, Y, head, depth, sample_weight=w)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
+    np.testing.assert_allclose(grad, pack_dict(ref), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("head", ["softmax", "identity"])
+def test_integer_weights_equal_repeated_sequences_and_zero_removes(head):
+    """Weight 2 is the sequence twice in the minibatch; weight 0 removes it."""
+    _, X, lengths, Y, coef = _problem(head, n=7, seed=4)
+    w = np.array([2, 0, 1, 3, 1, 0, 2], dtype=np.float64)
+    rep = np.repeat(np.arange(7), w.astype(int))
+    g_w = np.empty_like(coef)
+    loss_w = _bptt_fast.forward_backward(X, Y, lengths, coef, g_w, 5, HEADS[head], 0, 0.1,
+                                         False, w)
+    loss_r, g_r = _kernel_loss_grad(X[rep], Y[rep], lengths[rep], coef, 5, head, 0, 0.1)
+    assert loss_w == pytest.approx(loss_r, rel=1e-13)
+    np.testing.assert_allclose(g_w, g_r, rtol=1e-12, atol=1e-15)
+
+
+def _train(X, Y, lengths, coef, order, starts, head, sample_weight=None, sgr=None, lr=0.05):
+    """``train_minibatches`` from ``coef`` with zero momentum; returns its outputs."""
+    coef = coef.copy()
+    velocity = np.zeros_like(coef)
+    n_batches = len(starts) - 1
+    B = int(np.max(np.diff(starts)))
+    work = np.empty(_bptt_fast.workspace_size(B, X.shape[1], X.shape[2], 5, Y.shape[1],
+                                              sgr is not None), dtype=X.dtype)
+    losses = np.empty(n_batches)
+    extra = {}
+    if sgr is not None:
+        extra = dict(sgr=True, **sgr, best_grad=np.zeros_like(coef), guard_state=np.zeros(2),
+                     q_history=np.empty(n_batches), ds_history=np.empty(n_batches),
+                     used_history=np.zeros(n_batches, dtype=np.int8))
+    done = _bptt_fast.train_minibatches(
+        X, Y, lengths, np.asarray(order, dtype=np.intp), np.asarray(starts, dtype=np.intp),
+        coef, velocity, work, losses, 5, HEADS[head], 0, lr, 0.9, False, 0.001,
+        sample_weight=sample_weight, **extra,
+    )
+    return done, coef, velocity, losses, extra
+
+
+SGR_MODES = [
+    None,
+    dict(exact=False, q_min=-0.5, q_max=0.5, max_skips=3),
+    dict(exact=True, q_min=-0.5, q_max=0.5, max_skips=3),
+    dict(exact=True, selection=_bptt_fast.SELECT_EXAMPLE, q_min=-0.2, q_max=0.2, max_skips=2),
+]
+
+
+@pytest.mark.parametrize("head", ["softmax", "identity"])
+@pytest.mark.parametrize("sgr", SGR_MODES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_weights_of_one_give_the_unweighted_results_bit_for_bit(head, sgr, dtype):
+    """All-ones weights take the weighted code path and still reproduce the
+    unweighted one (``sample_weight=None``) exactly: every weight, loss, Q and dS."""
+    _, X, lengths, Y, coef = _problem(head, n=12, T=9, seed=6, dtype=dtype)
+    order = np.random.default_rng(0).permutation(12)
+    starts = [0, 4, 8, 11, 12]
+    plain = _train(X, Y, lengths, coef, order, starts, head, None, sgr)
+    ones = _train(X, Y, lengths, coef, order, starts, head, np.ones(12, dtype=dtype), sgr)
+    assert plain[0] == ones[0] == 4
+    for a, b in zip(plain[1:4], ones[1:4]):
+        np.testing.assert_array_equal(a, b)
+    for name in ("q_history", "ds_history", "used_history"):
+        if sgr is not None:
+            np.testing.assert_array_equal(plain[4][name], ones[4][name])
+    grads = [np.empty_like(coef) for _ in range(2)]
+    l0 = _bptt_fast.forward_backward(X, Y, lengths, coef, grads[0], 5, HEADS[head], 0, 0.1)
+    l1 = _bptt_fast.forward_backward(X, Y, lengths, coef, grads[1], 5, HEADS[head], 0, 0.1,
+                                     False, np.ones(12, dtype=dtype))
+    assert l0 == l1
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("sgr", SGR_MODES)
+def test_a_minibatch_of_zero_weight_makes_no_step(sgr):
+    """It changes neither the weights nor the momentum: training is that of the others."""
+    _, X, lengths, Y, coef = _problem("softmax", n=12, T=9, seed=8)
+    w = np.ones(12)
+    w[[4, 5, 6, 7]] = 0.0
+    order = np.arange(12)
+    with_empty = _train(X, Y, lengths, coef, order, [0, 4, 8, 12], "softmax", w, sgr)
+    without = _train(X, Y, lengths, coef, order[[0, 1, 2, 3, 8, 9, 10, 11]], [0, 4, 8],
+                     "softmax", w, sgr)
+    assert with_empty[0] == 3
+    np.testing.assert_array_equal(with_empty[1], without[1])
+    np.testing.assert_array_equal(with_empty[2], without[2])
+    assert np.isnan(with_empty[3][1])
+    np.testing.assert_array_equal(with_empty[3][[0, 2]], without[3])
+    if sgr is not None:
+        assert with_empty[4]["used_history"][1] == 0
+        assert np.isnan(with_empty[4]["q_history"][1])
+
+
+@pytest.mark.parametrize("bad, match", [
+    (-np.ones(6), "not a finite number >= 0"),
+    (np.full(6, np.nan), "not a finite number >= 0"),
+    (np.ones(5), "5 entries but X has 6"),
+    (np.zeros(6), "sums to 0"),
+])
+def test_kernels_reject_bad_weights(bad, match):
+    _, X, lengths, Y, coef = _problem("identity")
+    with pytest.raises(ValueError, match=match):
+        _bptt_fast.forward_backward(X, Y, lengths, coef, np.empty_like(coef), 5, HEAD_IDENTITY,
+                                    0, 0.0, False, bad)
+    if match != "sums to 0":  # training passes over such minibatches instead
+        with pytest.raises(ValueError, match=match):
+            _train(X, Y, lengths, coef, np.arange(6), [0, 3, 6], "identity", bad)
+
+
+@pytest.mark.parametrize("head", ["softmax", "identity"])
+@pytest.mark.parametrize("sgr", SGR_MODES)
+def test_weighted_steps_equal_steps_on_repeated_sequences(head, sgr):
+    """Minibatches with integer weights make the steps (and the regularization's
+    decisions) of the minibatches that repeat their sequences instead."""
+    _, X, lengths, Y, coef = _problem(head, n=8, T=9, seed=9)
+    w = np.array([2, 1, 0, 3, 1, 1, 2, 0], dtype=np.float64)
+    order = np.array([5, 0, 3, 7, 1, 2, 6, 4])
+    starts = [0, 3, 6, 8]
+    rep_order = np.concatenate([np.repeat(order[a:b], w[order[a:b]].astype(int))
+                                for a, b in zip(starts[:-1], starts[1:])])
+    rep_starts = np.cumsum([0] + [int(w[order[a:b]].sum()) for a, b in zip(starts[:-1],
+                                                                           starts[1:])])
+    weighted = _train(X, Y, lengths, coef, order, starts, head, w, sgr)
+    repeated = _train(X, Y, lengths, coef, rep_order, rep_starts, head, None, sgr)
+    assert weighted[0] == repeated[0] == 3
+    np.testing.assert_allclose(weighted[1], repeated[1], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(weighted[3], repeated[3], rtol=1e-12)
+    if sgr is not None:
+        np.testing.assert_array_equal(weighted[4]["used_history"], repeated[4]["used_history"])
+        np.testing.assert_allclose(weighted[4]["q_history"], repeated[4]["q_history"],
+                                   rtol=1e-10)
+        np.testing.assert_allclose(weighted[4]["ds_history"], repeated[4]["ds_history"],
+                                   rtol=1e-8)

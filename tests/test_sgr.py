@@ -245,3 +245,27 @@ def test_regularization_keeps_q_in_range_where_off_does_not():
     assert off.n_skipped_ == 0
     assert share(on.q_history_) > share(off.q_history_) + 0.3
     assert on.score(X, y) > 0.9 > 0.5 > off.score(X, y)
+
+
+@pytest.mark.parametrize("head", [HEAD_SOFTMAX, HEAD_IDENTITY])
+@pytest.mark.parametrize("exact", [False, True])
+@pytest.mark.parametrize("q_depth", [0, 3])
+def test_weighted_s_ds_q_equal_those_of_repeated_sequences(head, exact, q_depth):
+    """S, dS, E, dE and Q of a weighted minibatch are those of the minibatch that
+    repeats each sequence as often as its (integer) weight says; weight 0 removes it."""
+    _, X, lengths, Y, coef, direction = _problem(head, seed=5)
+    w = np.array([2.0, 0.0, 1.0, 3.0, 1.0])
+    rep = np.repeat(np.arange(5), w.astype(int))
+    weighted = norm_change(X, Y, lengths, coef, direction, H, head, q_depth, exact, w)
+    repeated = norm_change(X[rep], Y[rep], lengths[rep], coef, direction, H, head, q_depth,
+                           exact)
+    for a, b in zip(weighted[:3], repeated[:3]):  # S, dS, Q
+        assert a == pytest.approx(b, rel=1e-12)
+    for a, b in zip(weighted[3:], repeated[3:]):  # per sequence: the copies' sum
+        np.testing.assert_allclose(a, np.bincount(rep, weights=b, minlength=5), rtol=1e-12,
+                                   atol=1e-300)
+    assert weighted[3][1] == weighted[4][1] == 0.0
+    ones = norm_change(X, Y, lengths, coef, direction, H, head, q_depth, exact, np.ones(5))
+    plain = norm_change(X, Y, lengths, coef, direction, H, head, q_depth, exact)
+    for a, b in zip(ones, plain):
+        np.testing.assert_array_equal(a, b)  # weights of 1: the same bits
