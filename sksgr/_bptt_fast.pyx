@@ -219,6 +219,18 @@ cdef double _weight_sum(const floating *sw, const Py_ssize_t *idx, Py_ssize_t B)
     return W
 
 
+cdef inline double _log_sum_exp(const floating *o, Py_ssize_t O) noexcept nogil:
+    """``log(sum_k exp(o[k]))``, shifted by the largest ``o[k]``."""
+    cdef Py_ssize_t k
+    cdef double m = o[0], s = 0.0
+    for k in range(1, O):
+        if o[k] > m:
+            m = o[k]
+    for k in range(O):
+        s += exp(o[k] - m)
+    return m + log(s)
+
+
 cdef double _output_error(floating *out, const floating *Y, const Py_ssize_t *idx,
                           Py_ssize_t B, Py_ssize_t O, int head,
                           const floating *sw, double W) noexcept nogil:
@@ -233,7 +245,7 @@ cdef double _output_error(floating *out, const floating *Y, const Py_ssize_t *id
     ``W == B`` are exact); NULL takes the unweighted loop below as it was.
     """
     cdef Py_ssize_t b, k
-    cdef double loss = 0.0, m, s, lse
+    cdef double loss = 0.0, m, lse
     cdef floating *o
     cdef const floating *y
     if sw != NULL:
@@ -242,14 +254,7 @@ cdef double _output_error(floating *out, const floating *Y, const Py_ssize_t *id
         o = out + b * O
         y = Y + idx[b] * O
         if head == HEAD_SOFTMAX:
-            m = o[0]
-            for k in range(1, O):
-                if o[k] > m:
-                    m = o[k]
-            s = 0.0
-            for k in range(O):
-                s += exp(o[k] - m)
-            lse = m + log(s)
+            lse = _log_sum_exp(o, O)
             for k in range(O):
                 loss -= y[k] * (o[k] - lse)
                 o[k] = <floating> ((exp(o[k] - lse) - y[k]) / B)
@@ -267,7 +272,7 @@ cdef double _weighted_output_error(floating *out, const floating *Y, const Py_ss
     """``_output_error`` with weights: each term of the unweighted loop times ``w_b``,
     then divided by the normaliser ``W`` instead of ``B``."""
     cdef Py_ssize_t b, k
-    cdef double loss = 0.0, m, s, lse, wb
+    cdef double loss = 0.0, m, lse, wb
     cdef floating *o
     cdef const floating *y
     if not _weight_sum(sw, idx, B) > 0.0:
@@ -278,14 +283,7 @@ cdef double _weighted_output_error(floating *out, const floating *Y, const Py_ss
         y = Y + idx[b] * O
         wb = sw[idx[b]]
         if head == HEAD_SOFTMAX:
-            m = o[0]
-            for k in range(1, O):
-                if o[k] > m:
-                    m = o[k]
-            s = 0.0
-            for k in range(O):
-                s += exp(o[k] - m)
-            lse = m + log(s)
+            lse = _log_sum_exp(o, O)
             for k in range(O):
                 loss -= wb * (y[k] * (o[k] - lse))
                 o[k] = <floating> (wb * (exp(o[k] - lse) - y[k]) / W)
