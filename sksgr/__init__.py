@@ -5,7 +5,14 @@ Scikit-learn compatible estimators (:class:`SRNClassifier`,
 time, after Chernodub & Nowicki (2016).
 """
 
-from ._estimators import SRNClassifier, SRNRegressor
+try:
+    from . import _bptt_fast  # noqa: F401  (the compiled kernels: fail early, and clearly)
+except ImportError as exc:
+    from ._check_build import raise_build_error
+
+    raise_build_error(exc)
+
+from ._estimators import SRNClassifier, SRNRegressor  # noqa: E402
 from ._version import __version__
 from .preprocessing import SequenceScaler
 

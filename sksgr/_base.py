@@ -1,30 +1,54 @@
 """What SRNClassifier and SRNRegressor share: parameters, fit, restarts, prediction."""
 
+import copy
+import os
+import sys
 import warnings
 from abc import ABCMeta, abstractmethod
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
 import numpy as np
+import sklearn.base
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _bptt_fast
-from ._init import WEIGHT_ATTRIBUTES, init_coef, pack, unpack
-from ._sequences import check_sequences
-from ._training import TrainingData, single_blas_thread, stop_on_sigint, train_network
+from ._init import WEIGHT_ATTRIBUTES, init_coef, n_params, pack, unpack, weight_shapes
+from ._sequences import SEQUENCES, check_sequences
+from ._training import (
+    BLOWUP_FACTOR,
+    SGRConfig,
+    TrainingConfig,
+    TrainingData,
+    single_blas_thread,
+    stop_on_sigint,
+    train_network,
+)
 
 # Memory for the hidden states of one prediction block (sequences per block
 # are chosen so that (T + 1) * block * n_hidden values fit in it).
 _PREDICT_BLOCK_BYTES = 32 * 2**20
 
-# Training warnings point at the caller of fit / partial_fit:
-# _warn_about < _run < fit's wrapper or _partial_fit < fit or partial_fit < caller
-_USER_FRAME = 5
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller_stacklevel():
+    """``stacklevel`` for a warning issued by the caller of this function that points
+    at the first frame outside sksgr and scikit-learn's fit wrapper (the user's
+    call of ``fit`` or ``partial_fit``, or a meta-estimator's)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (
+        os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _PACKAGE_DIR
+        or frame.f_code.co_filename == sklearn.base.__file__
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class BaseSRN(BaseEstimator, metaclass=ABCMeta):
@@ -39,14 +63,18 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         "sigma": [Interval(Real, 0, None, closed="left")],
         "spectral_radius": [Interval(Real, 0, None, closed="neither"), None],
         "recurrent_nonzeros": [Interval(Integral, 1, None, closed="left"), None],
+        "solver": [StrOptions({"sgd", "adam"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "nesterov": ["boolean"],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "max_updates": [Interval(Integral, 1, None, closed="left"), None],
+        "max_candidates": [Interval(Integral, 1, None, closed="left"), None],
         "validation_interval": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left"), None],
         "early_stopping": ["boolean"],
@@ -79,14 +107,18 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         sigma=0.01,
         spectral_radius=None,
         recurrent_nonzeros=None,
+        solver="sgd",
         learning_rate=1e-3,
         momentum=0.9,
         nesterov=False,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
         alpha=0.0,
         batch_size=10,
         shuffle=True,
         max_iter=200,
-        max_updates=None,
+        max_candidates=None,
         validation_interval=None,
         tol=1e-4,
         early_stopping=False,
@@ -115,14 +147,18 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self.sigma = sigma
         self.spectral_radius = spectral_radius
         self.recurrent_nonzeros = recurrent_nonzeros
+        self.solver = solver
         self.learning_rate = learning_rate
         self.momentum = momentum
         self.nesterov = nesterov
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.alpha = alpha
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.max_iter = max_iter
-        self.max_updates = max_updates
+        self.max_candidates = max_candidates
         self.validation_interval = validation_interval
         self.tol = tol
         self.early_stopping = early_stopping
@@ -157,41 +193,74 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         """
 
     @abstractmethod
+    def _n_fitted_outputs(self):
+        """Number of network outputs of the fitted model (classes or targets)."""
+
+    @abstractmethod
     def _split_validation(self, y, rng):
         """Indices (train, validation) of the internal validation split."""
 
-    def _sgr_kernel_args(self, dtype, n_params):
-        """Keyword arguments of the training kernel for the gradient regularization."""
-        if not self.gradient_regularization:
-            return {}
-        q_min, q_max = self._check_sgr_params()
-        return dict(
-            sgr=True,
-            selection=(_bptt_fast.SELECT_EXAMPLE if self.selection == "example"
-                       else _bptt_fast.SELECT_MINIBATCH),
-            exact=self.ds_mode == "exact", q_min=q_min, q_max=q_max,
-            ds_max=self.ds_max or 0.0, q_depth=self.q_depth or 0,
-            max_skips=self.max_skips or 0, ds_momentum=self.ds_momentum,
-            steer_q=self.steer == "dQ",
-            best_grad=np.zeros(n_params, dtype=dtype), guard_state=np.zeros(2),
+    def _training_config(self, n_hidden):
+        """The estimator's training settings as the plain configuration of the loop."""
+        sgr = None
+        if self.gradient_regularization:
+            q_min, q_max = self._q_range()
+            sgr = SGRConfig(
+                selection=(_bptt_fast.SELECT_EXAMPLE if self.selection == "example"
+                           else _bptt_fast.SELECT_MINIBATCH),
+                exact=self.ds_mode == "exact", q_min=q_min, q_max=q_max,
+                ds_max=self.ds_max or 0.0, q_depth=self.q_depth or 0,
+                max_skips=self.max_skips or 0, ds_momentum=self.ds_momentum,
+                steer_q=self.steer == "dQ",
+            )
+        return TrainingConfig(
+            n_hidden=n_hidden, head=int(self._head), learning_rate=self.learning_rate,
+            momentum=self.momentum, nesterov=self.nesterov, alpha=self.alpha,
+            solver=self._solver_code(), beta_1=self.beta_1, beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            batch_size=self.batch_size, shuffle=self.shuffle, bptt_depth=self.bptt_depth,
+            clip_norm=self.clip_norm, max_candidates=self.max_candidates,
+            validation_interval=self.validation_interval, tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change, verbose=self.verbose, sgr=sgr,
         )
 
-    def _check_sgr_params(self):
+    def _solver_code(self):
+        return _bptt_fast.SOLVER_ADAM if self.solver == "adam" else _bptt_fast.SOLVER_SGD
+
+    def _zero_state(self, coef):
+        """A fresh optimizer state for the parameters ``coef`` (momentum, or Adam's moments)."""
+        return np.zeros(_bptt_fast.optimizer_state_size(coef.size, self._solver_code()),
+                        dtype=coef.dtype)
+
+    def _check_params(self):
+        """What ``_parameter_constraints`` cannot express; every fit checks it, used or not."""
+        if self.n_jobs == 0:
+            raise InvalidParameterError(
+                f"The 'n_jobs' parameter of {type(self).__name__} must be an int other than 0 "
+                "or None. Got 0 instead."
+            )
+        self._q_range()
+        if (self.bptt_depth is not None and self.q_depth is not None
+                and self.q_depth >= self.bptt_depth):
+            raise ValueError(
+                f"q_depth ({self.q_depth}) must be smaller than bptt_depth ({self.bptt_depth}): "
+                "the deltas that Q measures must be backpropagated."
+            )
+        if self.gradient_regularization and self.bptt_depth is not None and self.q_depth is None:
+            raise ValueError("With bptt_depth set, set q_depth < bptt_depth as well.")
+
+    def _q_range(self):
+        """``(q_min, q_max)`` as floats, checked: two numbers, not NaN, q_min <= q_max."""
         try:
             q_min, q_max = (float(q) for q in self.q_range)
         except (TypeError, ValueError):
             raise ValueError(
                 f"q_range must be a pair of numbers (q_min, q_max), got {self.q_range!r}."
             ) from None
+        if np.isnan(q_min) or np.isnan(q_max):
+            raise ValueError(f"q_range must not contain NaN, got {self.q_range!r}.")
         if not q_min <= q_max:
             raise ValueError(f"q_range must have q_min <= q_max, got {self.q_range!r}.")
-        if self.bptt_depth is not None and self.q_depth is not None and self.q_depth >= self.bptt_depth:
-            raise ValueError(
-                f"q_depth ({self.q_depth}) must be smaller than bptt_depth ({self.bptt_depth}): "
-                "the deltas that Q measures must be backpropagated."
-            )
-        if self.bptt_depth is not None and self.q_depth is None:
-            raise ValueError("With bptt_depth set, set q_depth < bptt_depth as well.")
         return q_min, q_max
 
     # -- parameters as the fitted attributes ------------------------------
@@ -201,8 +270,42 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             setattr(self, name, value)
 
     def _get_coef(self):
-        """The flat parameter vector, packed from the (possibly user-edited) attributes."""
+        """The flat parameter vector, packed from the (possibly user-edited) attributes.
+
+        Their shapes are checked first (:meth:`_fitted_sizes`).
+        """
+        self._fitted_sizes()
         return pack([getattr(self, name) for name in WEIGHT_ATTRIBUTES], self._dtype)
+
+    def _fitted_sizes(self):
+        """``(n_features, n_hidden, n_outputs)`` of the fitted network, from its weights.
+
+        The size of the network is that of the fitted weight attributes, not
+        the ``n_hidden`` parameter (which may have been changed since). Every
+        attribute is checked against the others; a mismatch raises a
+        ValueError naming the attribute.
+        """
+        shapes = {name: np.shape(getattr(self, name)) for name in WEIGHT_ATTRIBUTES}
+        W_in = shapes["input_weights_"]
+        if len(W_in) != 2:
+            raise ValueError(
+                f"input_weights_ must be 2-D (n_features, n_hidden), got shape {W_in}."
+            )
+        F, H = W_in
+        F_fit = self.n_features_in_ if self._input_form == SEQUENCES else 1
+        if F != F_fit:
+            raise ValueError(
+                f"input_weights_ has shape {W_in} but the model was fitted on {F_fit} "
+                f"feature(s) per step: expected ({F_fit}, n_hidden)."
+            )
+        O = self._n_fitted_outputs()
+        for name, expected in zip(WEIGHT_ATTRIBUTES, weight_shapes(F, H, O)):
+            if shapes[name] != expected:
+                raise ValueError(
+                    f"{name} has shape {shapes[name]} but input_weights_ implies "
+                    f"n_hidden={H} and the model has {O} output(s): expected {expected}."
+                )
+        return F, H, O
 
     @property
     def _dtype(self):
@@ -210,7 +313,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
 
     # -- fitting ------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, X_val=None, y_val=None):
+    def fit(self, X, y, *, X_val=None, y_val=None):
         """Fit the network to sequences ``X`` and targets ``y``.
 
         Parameters
@@ -231,6 +334,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self : object
             The fitted estimator.
         """
+        self._check_params()
         warm = self.warm_start and hasattr(self, "recurrent_weights_")
         Xp, lengths, y, Y = self._training_arrays(X, y, reset=not warm)
         rng = check_random_state(self.random_state)
@@ -247,28 +351,54 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
                 "Set early_stopping=True to use them for validation."
             )
         data = _training_data(Xp, lengths, Y)
+        validation = None
         if X_val is not None:
-            data.X_val, data.y_val = X_val, y_val
             Xv, _ = check_sequences(self, X_val, reset=False)
             self._encode_targets(y_val, reset=False)
             _check_lengths(Xv, y_val, "X_val", "y_val")
+            validation = X_val, y_val
         elif self.early_stopping:
             train, val = self._split_validation(y, rng)
             data.train_idx = train.astype(np.intp)
-            data.X_val, data.y_val = _nan_padded(Xp[val], lengths[val]), y[val]
+            validation = _nan_padded(Xp[val], lengths[val]), y[val]
 
         if warm:
             # as scikit-learn's MLP: a warm fit continues the weights with a
             # fresh optimizer state (partial_fit keeps it)
-            coef = self._get_coef()
-            starts = [(coef, np.zeros_like(coef))]
+            coef = self._warm_coef()
+            starts = [(coef, self._zero_state(coef))]
             seeds = [rng.randint(np.iinfo(np.int32).max)]
         else:
             seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_restarts)
             starts = [(self._init_coef(seed, Xp.dtype), None) for seed in seeds]
-            starts = [(c, np.zeros_like(c)) for c, _ in starts]
-        self._run(data, starts, seeds, max_epochs=self.max_iter, warm=warm)
+            starts = [(c, self._zero_state(c)) for c, _ in starts]
+        self._run(data, starts, seeds, max_epochs=self.max_iter, warm=warm,
+                  validation=validation)
         return self
+
+    def _warm_coef(self):
+        """The fitted weights to continue from; their size must be ``n_hidden``."""
+        _, H, _ = self._fitted_sizes()
+        if H != self.n_hidden:
+            raise ValueError(
+                f"Cannot continue training with n_hidden={self.n_hidden}: the fitted "
+                f"network has {H} hidden units (recurrent_weights_ has shape {(H, H)}). "
+                f"Set n_hidden={H} to continue it, or warm_start=False to train a new network."
+            )
+        coef = self._get_coef()
+        if not np.isfinite(coef).all():
+            raise ValueError(f"The weights of this {type(self).__name__} are not finite.")
+        self._sizes = self._fitted_sizes()
+        return coef
+
+    def _warm_velocity(self, dtype):
+        """The optimizer state to continue with: fresh if the sizes or the solver changed."""
+        velocity = getattr(self, "_velocity", None)
+        n = _bptt_fast.optimizer_state_size(n_params(*self._sizes), self._solver_code())
+        if velocity is None or velocity.shape != (n,):
+            # other sizes, or another solver since the last fit: a fresh state
+            return np.zeros(n, dtype=dtype)
+        return velocity.astype(dtype, copy=True)
 
     def _init_coef(self, seed, dtype):
         # one BLAS thread: the spectral radius (LAPACK) then does not depend
@@ -284,16 +414,39 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             rng=np.random.RandomState(seed), dtype=dtype,
         )
 
-    def _run(self, data, starts, seeds, *, max_epochs, warm):
-        """Train one network per start (in parallel) and keep the best."""
-        scorer = check_scoring(self, scoring=self.scoring) if data.X_val is not None else None
+    def _continue(self, X, y, *, max_candidates, max_epochs, random_state):
+        """Train the fitted network further from its weights *and momentum*, no validation.
+
+        What a chunk of :func:`sksgr.diagnostics.record_dynamics` is: unlike a
+        ``warm_start`` fit, it never restarts the optimizer state. ``tol`` is
+        off; the shuffling seed is drawn from ``random_state``.
+        """
+        self._check_params()
+        Xp, lengths, _, Y = self._training_arrays(X, y, reset=False)
+        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+        start = (self._warm_coef(), self._warm_velocity(Xp.dtype))
+        self._run(_training_data(Xp, lengths, Y), [start], [seed], max_epochs=max_epochs,
+                  warm=True, overrides=dict(max_candidates=max_candidates, tol=None))
+        return self
+
+    def _run(self, data, starts, seeds, *, max_epochs, warm, validation=None, overrides=None):
+        """Train one network per start (in parallel) and keep the best.
+
+        ``validation``: ``(X_val, y_val)`` scored with ``scoring``, or None.
+        ``overrides``: fields of the training configuration that replace the
+        estimator's parameters for this run.
+        """
+        config = replace(self._training_config(self._sizes[1]), **(overrides or {}))
+        score = None
+        if validation is not None:
+            score = _ValidationScore(self, check_scoring(self, scoring=self.scoring), *validation)
         many = len(starts) > 1
         # One BLAS thread per network, whatever n_jobs: the GEMMs are small,
         # parallelism comes from restarts, and results do not depend on n_jobs.
         with single_blas_thread(), stop_on_sigint() as flag:
             results = Parallel(n_jobs=self.n_jobs if many else 1, prefer="threads")(
                 delayed(train_network)(
-                    self, data, start, seed, scorer=scorer, max_epochs=max_epochs,
+                    config, data, start, seed, score=score, max_epochs=max_epochs,
                     stop_flag=flag, label=f"[restart {i}] " if many else "",
                 )
                 for i, (start, seed) in enumerate(zip(starts, seeds))
@@ -302,7 +455,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         best = results[int(np.argmax(scores))]
         self._set_coef(best.coef)
         self._velocity = best.velocity
-        validated = data.X_val is not None
+        validated = validation is not None
         self.restart_scores_ = scores
         # a warm fit (warm_start, partial_fit) adds to the records of the earlier ones
         keep = warm and hasattr(self, "loss_curve_")
@@ -321,33 +474,45 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self.n_guarded_ = int(counts[1]) + (self.n_guarded_ if keep else 0)
         self.validation_scores_ = best.validation_scores if validated else None
         self.best_validation_score_ = best.best_validation_score if validated else None
-        self._warn_about(results, best, max_epochs)
+        self._warn_about(results, best, max_epochs, config)
 
-    def _warn_about(self, results, best, max_epochs):
+    def _warn_about(self, results, best, max_epochs, config):
         name = type(self).__name__
         if any(r.interrupted for r in results):
-            warnings.warn(f"{name}: training interrupted by user; kept the best weights so far.",
-                          stacklevel=_USER_FRAME)
+            what = ("the best validated weights so far" if best.validation_scores
+                    else "the last weights")
+            warnings.warn(f"{name}: training interrupted by user; kept {what}.",
+                          stacklevel=_caller_stacklevel())
         diverged = [r for r in results if r.diverged_at is not None]
         if diverged:
-            r = diverged[0]
-            what = ("the best validated weights" if r.validation_scores
-                    else "the last finite weights")
+            r = best if best.diverged_at is not None else diverged[0]
+            if r.kept == "initial":
+                candidate = "best validated" if r.validation_scores else "last"
+                what = (f"the initial weights (training loss {r.initial_loss:.4g}): the "
+                        f"{candidate} weights before the divergence had a higher one "
+                        f"({r.candidate_loss:.4g})")
+            else:
+                what = (f"the {r.kept} weights before the divergence (training loss "
+                        f"{r.kept_loss:.4g}, initially {r.initial_loss:.4g})")
+            where = "" if len(results) == 1 else f" in {len(diverged)} of {len(results)} networks"
+            kept = "" if r is best else " (for that network; another one was kept)"
             warnings.warn(
-                f"{name}: training diverged (non-finite loss or gradient) at update "
-                f"{r.diverged_at} in {len(diverged)} of {len(results)} network(s); kept {what}. "
-                "Try a smaller learning_rate, a smaller sigma or spectral_radius, or alpha > 0.",
+                f"{name}: training diverged at candidate minibatch {r.diverged_at}{where} "
+                "(a non-finite loss or gradient, or a step taking a weight beyond "
+                f"{BLOWUP_FACTOR:.0e} times its scale); kept {what}{kept}. "
+                "Try a smaller learning_rate, a smaller sigma or spectral_radius, clip_norm, "
+                "or alpha > 0.",
                 ConvergenceWarning,
-                stacklevel=_USER_FRAME,
+                stacklevel=_caller_stacklevel(),
             )
         if (best.diverged_at is None and not best.converged and not best.interrupted
-                and best.n_iter >= max_epochs and self.tol is not None
-                and self.max_updates is None and max_epochs > 1):
+                and best.n_iter >= max_epochs and config.tol is not None
+                and config.max_candidates is None and max_epochs > 1):
             warnings.warn(
                 f"{name}: maximum iterations ({max_epochs}) reached and the optimization "
                 "hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=_USER_FRAME,
+                stacklevel=_caller_stacklevel(),
             )
 
     def _training_arrays(self, X, y, *, reset, classes=None, partial=False):
@@ -374,11 +539,12 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         :func:`sksgr.diagnostics.init_network`. Returns self.
         """
         self._validate_params()
+        self._check_params()
         Xp, _, _, _ = self._training_arrays(X, y, reset=True)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         coef = self._init_coef(seed, Xp.dtype)
         self._set_coef(coef)
-        self._velocity = np.zeros_like(coef)
+        self._velocity = self._zero_state(coef)
         self.loss_curve_ = []
         self.n_iter_ = self.n_updates_ = self.n_candidates_ = 0
         self.n_skipped_ = self.n_guarded_ = 0
@@ -388,6 +554,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         return self
 
     def _partial_fit(self, X, y, classes=None):
+        self._check_params()
         first = not hasattr(self, "recurrent_weights_")
         Xp, lengths, y, Y = self._training_arrays(X, y, reset=first, classes=classes,
                                                   partial=True)
@@ -397,10 +564,10 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         if first:
             seed = self._random_state.randint(np.iinfo(np.int32).max)
             coef = self._init_coef(seed, Xp.dtype)
-            velocity = np.zeros_like(coef)
+            velocity = self._zero_state(coef)
         else:
-            coef = self._get_coef()
-            velocity = self._velocity.astype(coef.dtype, copy=True)
+            coef = self._warm_coef()
+            velocity = self._warm_velocity(coef.dtype)
         seed = self._random_state.randint(np.iinfo(np.int32).max)
         self._run(data, [(coef, velocity)], [seed], max_epochs=1, warm=not first)
         return self
@@ -410,12 +577,12 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         """Network outputs at each sequence's last step, shape (n_samples, n_outputs)."""
         check_is_fitted(self)
         Xp, lengths = check_sequences(self, X, reset=False)
+        F, H, O = self._fitted_sizes()
         coef = self._get_coef()
         if not np.isfinite(coef).all():
             raise ValueError(f"The weights of this {type(self).__name__} are not finite.")
         Xp = Xp.astype(coef.dtype, copy=False)
-        n, T, F = Xp.shape
-        H, O = self.n_hidden, self.output_bias_.shape[0]
+        n, T, _ = Xp.shape
         block = int(np.clip(_PREDICT_BLOCK_BYTES // ((T + 1) * H * Xp.itemsize), 1, 1024))
         block = min(block, n)
         out = np.empty((n, O), dtype=coef.dtype)
@@ -430,6 +597,65 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         tags.input_tags.three_d_array = True
         tags.input_tags.allow_nan = False
         return tags
+
+
+# -- the internal interface of the other modules (diagnostics) to a network ------
+# Only the estimator modules touch an estimator's private members; the others
+# go through these functions.
+
+@dataclass(frozen=True)
+class FittedNetwork:
+    """A fitted network as the kernels take it."""
+
+    coef: np.ndarray  # flat parameters, from the weight attributes (checked, finite)
+    n_features: int
+    n_hidden: int
+    n_outputs: int
+    head: int  # _bptt_fast.HEAD_SOFTMAX or HEAD_IDENTITY
+
+
+def fitted_network(estimator):
+    """The :class:`FittedNetwork` of a fitted estimator, read from its weight attributes."""
+    check_is_fitted(estimator, "recurrent_weights_")
+    F, H, O = estimator._fitted_sizes()
+    coef = estimator._get_coef()
+    if not np.isfinite(coef).all():
+        raise ValueError(f"The weights of this {type(estimator).__name__} are not finite.")
+    return FittedNetwork(coef, F, H, O, int(estimator._head))
+
+
+def kernel_targets(estimator, y):
+    """``(y, Y)``: ``y`` validated for the fitted estimator and the kernel targets ``Y`` (n, O)."""
+    return estimator._encode_targets(y, reset=False)
+
+
+def initialized_network(estimator, X, y):
+    """``estimator`` (modified) validated on ``(X, y)`` with its initial weights, untrained."""
+    return estimator._initialize(X, y)
+
+
+def continue_training(estimator, X, y, *, max_candidates, max_epochs, random_state):
+    """Train a fitted estimator ``max_candidates`` more candidate minibatches (at most
+    ``max_epochs`` epochs), keeping its momentum, without validation or ``tol``."""
+    return estimator._continue(X, y, max_candidates=max_candidates, max_epochs=max_epochs,
+                               random_state=random_state)
+
+
+class _ValidationScore:
+    """``score(coef)`` of the training loop: the scorer on a copy carrying ``coef``.
+
+    A picklable object (not a closure), so that restarts can run on any
+    joblib backend.
+    """
+
+    def __init__(self, estimator, scorer, X_val, y_val):
+        self.estimator = copy.copy(estimator)
+        self.scorer, self.X_val, self.y_val = scorer, X_val, y_val
+
+    def __call__(self, coef):
+        net = copy.copy(self.estimator)  # one per call: restarts may score in parallel
+        net._set_coef(coef)
+        return float(self.scorer(net, self.X_val, self.y_val))
 
 
 def _training_data(Xp, lengths, Y):

@@ -22,15 +22,18 @@ these kernels against):
 
 Python allocates every array; the kernels fill them without the GIL.
 """
-from libc.math cimport exp, log, log10, isfinite, sqrt, fabs, INFINITY, NAN
+from libc.math cimport exp, log, log10, isfinite, sqrt, fabs, pow, INFINITY, NAN
 from libc.string cimport memcpy, memset
 from cython cimport floating
 
 from ._blas cimport gemm, dot
 from ._fast_tanh cimport tanh_inplace
 
-HEAD_SOFTMAX = 0
-HEAD_IDENTITY = 1
+# The enumerations Head and Selection are declared once, in _bptt_fast.pxd,
+# and used by name here; their members are module attributes for Python too.
+globals().update(Head.__members__)
+globals().update(Selection.__members__)
+globals().update(Solver.__members__)
 
 
 cdef inline Py_ssize_t _n_params(Py_ssize_t F, Py_ssize_t H, Py_ssize_t O) noexcept nogil:
@@ -50,6 +53,64 @@ def workspace_size(Py_ssize_t batch_size, Py_ssize_t n_timesteps, Py_ssize_t n_f
     """
     cdef Layout L = _layout(batch_size, n_timesteps, n_features, n_hidden, n_outputs)
     return L.end_sgr if sgr else L.end
+
+
+# -- checks at the boundary: once per call, before any pointer is taken --------
+
+cdef int _check_data(str x_name, Py_ssize_t n, Py_ssize_t T, Py_ssize_t F,
+                     str y_name, Py_ssize_t n_y, const int[::1] lengths) except -1:
+    """X is (n, T, F) with n, T, F >= 1; Y has n rows; lengths has n entries in [1, T]."""
+    cdef Py_ssize_t i
+    if n < 1 or T < 1 or F < 1:
+        raise ValueError(f"{x_name} must have at least one sequence, step and feature, "
+                         f"got shape ({n}, {T}, {F})")
+    if y_name is not None and n_y != n:
+        raise ValueError(f"{y_name} has {n_y} rows but {x_name} has {n} sequences")
+    if lengths.shape[0] != n:
+        raise ValueError(f"lengths has {lengths.shape[0]} entries but {x_name} has {n} sequences")
+    for i in range(n):
+        if lengths[i] < 1 or lengths[i] > T:
+            raise ValueError(f"lengths[{i}] = {lengths[i]} is outside [1, {T}] "
+                             f"({T} steps in {x_name})")
+    return 0
+
+
+cdef int _check_size(str name, Py_ssize_t size, Py_ssize_t expected, str what,
+                     bint at_least=False) except -1:
+    if size < expected or (size != expected and not at_least):
+        raise ValueError(f"{name} has {size} entries but {what} needs "
+                         f"{'at least ' if at_least else ''}{expected}")
+    return 0
+
+
+cdef int _check_enums(int head, int selection) except -1:
+    if head != HEAD_SOFTMAX and head != HEAD_IDENTITY:
+        raise ValueError(f"head must be HEAD_SOFTMAX ({<int> HEAD_SOFTMAX}) or HEAD_IDENTITY "
+                         f"({<int> HEAD_IDENTITY}), got {head}")
+    if selection != SELECT_MINIBATCH and selection != SELECT_EXAMPLE:
+        raise ValueError(f"selection must be SELECT_MINIBATCH or SELECT_EXAMPLE, got {selection}")
+    return 0
+
+
+cdef int _check_network(Py_ssize_t P, Py_ssize_t F, int n_hidden, Py_ssize_t O) except -1:
+    if n_hidden < 1 or O < 1:
+        raise ValueError(f"n_hidden and the number of outputs must be >= 1, "
+                         f"got {n_hidden} and {O}")
+    _check_size("coef", P, _n_params(F, n_hidden, O),
+                f"n_params(n_features={F}, n_hidden={n_hidden}, n_outputs={O})")
+    return 0
+
+
+def parameter_layout(Py_ssize_t n_features, Py_ssize_t n_hidden, Py_ssize_t n_outputs):
+    """Offsets of the five parameter arrays in the flat vector, as the kernels use them.
+
+    ``{"W_in": (start, stop), "W_rec": ..., "b": ..., "W_out": ..., "b_out": ...}``;
+    the tests hold ``sksgr._init.parameter_slices`` (the one definition the
+    Python side uses) to it.
+    """
+    cdef Layout L = _layout(0, 0, n_features, n_hidden, n_outputs)
+    return {"W_in": (L.w_in, L.w_rec), "W_rec": (L.w_rec, L.b), "b": (L.b, L.w_out),
+            "W_out": (L.w_out, L.b_out), "b_out": (L.b_out, L.n_params)}
 
 
 cdef struct Layout:
@@ -96,7 +157,7 @@ cdef void _forward(const floating *X, Py_ssize_t T_all, Py_ssize_t F,
     cdef floating *zlast = work + L.zlast
     cdef const floating *bias = coef + L.b
     cdef floating *zt
-    cdef Py_ssize_t b, t, j
+    cdef Py_ssize_t b, t
     cdef int n
 
     for b in range(B):
@@ -135,7 +196,7 @@ cdef double _output_error(floating *out, const floating *Y, const Py_ssize_t *id
     for b in range(B):
         o = out + b * O
         y = Y + idx[b] * O
-        if head == 0:
+        if head == HEAD_SOFTMAX:
             m = o[0]
             for k in range(1, O):
                 if o[k] > m:
@@ -272,9 +333,11 @@ def forward_backward(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
     """
     cdef Py_ssize_t n = X.shape[0], T = X.shape[1], F = X.shape[2]
     cdef Py_ssize_t H = n_hidden, O = Y.shape[1]
+    _check_enums(head, SELECT_MINIBATCH)
+    _check_data("X", n, T, F, "Y", Y.shape[0], lengths)
+    _check_network(coef.shape[0], F, n_hidden, O)
+    _check_size("grad", grad.shape[0], coef.shape[0], "coef")
     cdef Layout L = _layout(n, T, F, H, O)
-    if coef.shape[0] != L.n_params or grad.shape[0] != L.n_params:
-        raise ValueError("coef and grad must have n_params(F, H, O) entries")
     import numpy as np
     dtype = np.float32 if floating is float else np.float64
     work_arr = np.zeros(workspace_size(n, T, F, H, O), dtype=dtype)
@@ -308,9 +371,17 @@ def predict_outputs(const floating[:, :, ::1] X,   # IN (n, T, F) zero after eac
     cdef Py_ssize_t start, B, Tm
     cdef Layout L
     import numpy as np
-    cdef Py_ssize_t[::1] idx = np.arange(n, dtype=np.intp)
-    if n == 0:
+    cdef Py_ssize_t[::1] idx
+    if n == 0 and out.shape[0] == 0:
         return
+    _check_data("X", n, T, F, "out", out.shape[0], lengths)
+    _check_network(coef.shape[0], F, n_hidden, O)
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
+    _check_size("work", work.shape[0], workspace_size(min(block, n), T, F, H, O),
+                f"workspace_size(block={min(block, n)}, T={T}, F={F}, H={H}, O={O})",
+                at_least=True)
+    idx = np.arange(n, dtype=np.intp)
     with nogil:
         start = 0
         while start < n:
@@ -333,14 +404,6 @@ cdef inline bint _all_finite(const floating *x, Py_ssize_t n) noexcept nogil:
 include "_sgr.pxi"
 
 
-# selection modes of the gradient regularization
-cdef enum:
-    SELECT_MINIBATCH_C = 0
-    SELECT_EXAMPLE_C = 1
-SELECT_MINIBATCH = SELECT_MINIBATCH_C
-SELECT_EXAMPLE = SELECT_EXAMPLE_C
-
-
 cdef double _clip(floating *grad, Py_ssize_t P, double clip_norm) noexcept nogil:
     """Rescale grad to norm clip_norm if it is longer (Pascanu et al. 2013); returns its norm."""
     cdef double norm = sqrt(dot(<int> P, grad, grad))
@@ -353,6 +416,196 @@ cdef double _clip(floating *grad, Py_ssize_t P, double clip_norm) noexcept nogil
     return norm
 
 
+# -- the optimizer's step: one definition for the update, its bound check and
+#    the candidate step along which the regularization takes dS. The state
+#    vector holds the velocity (SGD, n_params values) or Adam's first and
+#    second moments and its step count ([m, s, t], 2 n_params + 1 values).
+
+cdef struct Optimizer:
+    int solver
+    double lr, mu, beta_1, beta_2, eps
+    bint nesterov
+
+
+def optimizer_state_size(Py_ssize_t n_params, int solver):
+    """Length of the optimizer's state vector for ``n_params`` parameters."""
+    if solver == SOLVER_ADAM:
+        return 2 * n_params + 1
+    if solver == SOLVER_SGD:
+        return n_params
+    raise ValueError(f"solver must be SOLVER_SGD ({SOLVER_SGD}) or SOLVER_ADAM "
+                     f"({SOLVER_ADAM}), got {solver}")
+
+
+cdef inline floating _new_velocity(floating v, floating g, floating lr,
+                                   floating mu) noexcept nogil:
+    """Velocity after a step with gradient ``g``: ``mu v - lr g``."""
+    return mu * v - lr * g
+
+
+cdef inline floating _weight_step(floating v_new, floating g, floating lr, floating mu,
+                                  bint nesterov) noexcept nogil:
+    """Change of a weight whose velocity became ``v_new``: ``v_new``, or Nesterov's
+    ``mu v_new - lr g`` (as scikit-learn's MLP)."""
+    if nesterov:
+        return mu * v_new - lr * g
+    return v_new
+
+
+cdef inline double _adam_rate(Optimizer o, double t) noexcept nogil:
+    """Adam's bias-corrected step size for its step number ``t`` (1, 2, ...)."""
+    return o.lr * sqrt(1.0 - pow(o.beta_2, t)) / (1.0 - pow(o.beta_1, t))
+
+
+cdef inline floating _adam_step(floating m, floating s, floating g, Optimizer o,
+                                floating rate, floating *m_new, floating *s_new) noexcept nogil:
+    """Adam's change of one weight with moments ``m``, ``s`` and gradient ``g``
+    (as scikit-learn's AdamOptimizer); the new moments go to ``m_new``, ``s_new``."""
+    m_new[0] = <floating> o.beta_1 * m + <floating> (1.0 - o.beta_1) * g
+    s_new[0] = <floating> o.beta_2 * s + <floating> (1.0 - o.beta_2) * g * g
+    return -rate * m_new[0] / (sqrt(s_new[0]) + <floating> o.eps)
+
+
+cdef void _apply_step(floating *w, floating *v, const floating *g, Py_ssize_t P,
+                      Optimizer o) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating lr = <floating> o.lr, mu = <floating> o.mu, rate
+    if o.solver == SOLVER_ADAM:
+        v[2 * P] += 1.0
+        rate = <floating> _adam_rate(o, v[2 * P])
+        for i in range(P):
+            w[i] += _adam_step(v[i], v[P + i], g[i], o, rate, &v[i], &v[P + i])
+        return
+    for i in range(P):
+        v[i] = _new_velocity(v[i], g[i], lr, mu)
+        w[i] += _weight_step(v[i], g[i], lr, mu, o.nesterov)
+
+
+cdef bint _step_within(const floating *w, const floating *v, const floating *g, Py_ssize_t P,
+                       Optimizer o, double bound) noexcept nogil:
+    """Whether the step from gradient ``g`` keeps every weight finite and within bound.
+
+    Computes exactly what ``_apply_step`` would, without writing anything.
+    """
+    cdef Py_ssize_t i
+    cdef floating wi, m_new, s_new
+    cdef floating lr = <floating> o.lr, mu = <floating> o.mu, rate
+    if o.solver == SOLVER_ADAM:
+        rate = <floating> _adam_rate(o, v[2 * P] + 1.0)
+        for i in range(P):
+            wi = w[i] + _adam_step(v[i], v[P + i], g[i], o, rate, &m_new, &s_new)
+            if not fabs(wi) <= bound:  # also false for NaN
+                return False
+        return True
+    for i in range(P):
+        wi = w[i] + _weight_step(_new_velocity(v[i], g[i], lr, mu), g[i], lr, mu, o.nesterov)
+        if not fabs(wi) <= bound:  # also false for NaN
+            return False
+    return True
+
+
+cdef void _candidate_step(const floating *v, const floating *g, Py_ssize_t offset,
+                          Py_ssize_t n, Py_ssize_t P, Optimizer o, bint with_momentum,
+                          floating *step) noexcept nogil:
+    """The signed step a candidate would apply to parameters ``offset ... offset + n - 1``.
+
+    SGD: with the momentum term (``with_momentum``) or ``-lr g`` alone. Adam:
+    always the step Adam would apply.
+    """
+    cdef Py_ssize_t i
+    cdef floating m_new, s_new
+    cdef floating lr = <floating> o.lr, mu = <floating> o.mu, rate
+    if o.solver == SOLVER_ADAM:
+        rate = <floating> _adam_rate(o, v[2 * P] + 1.0)
+        for i in range(offset, offset + n):
+            step[i - offset] = _adam_step(v[i], v[P + i], g[i], o, rate, &m_new, &s_new)
+        return
+    for i in range(offset, offset + n):
+        if with_momentum:
+            step[i - offset] = _weight_step(_new_velocity(v[i], g[i], lr, mu), g[i], lr, mu,
+                                            o.nesterov)
+        else:
+            step[i - offset] = -lr * g[i]
+
+
+# -- the gradient regularization's decision on one candidate
+
+cdef struct SGRSettings:
+    int selection
+    bint exact
+    double q_min, q_max, ds_max
+    Py_ssize_t q_depth
+    int max_skips
+    bint ds_momentum, steer_q
+
+
+cdef signed char _sgr_select(
+        const int *lengths, const Py_ssize_t *idx, const floating *Y, Py_ssize_t B,
+        Py_ssize_t Tm, Py_ssize_t F, const floating *w, const floating *v, Py_ssize_t H,
+        Py_ssize_t O, Py_ssize_t P, Py_ssize_t depth, int head, double alpha, double clip_norm,
+        Optimizer opt, SGRSettings s, Layout L, floating *work,
+        floating *bg, double *guard_state, double *S_b, double *dS_b, double *E_b,
+        double *dE_b, double *Q_out, double *dS_out) noexcept nogil:
+    """Whether to apply the candidate whose gradient (clipped) is in the workspace.
+
+    After ``_forward``, ``_output_error``, ``_backward``, the L2 term and the
+    clipping. Returns 0 (skipped), 1 (applied: the workspace gradient, which
+    per-example selection recomputes over the kept examples) or 2 (applied
+    by the guard: the gradient to apply is ``bg``). Writes Q and dS of the
+    minibatch to ``Q_out`` and ``dS_out`` and updates the guard's state.
+    """
+    cdef floating *grad = work + L.grad
+    cdef double S = 0.0, dS = 0.0, E = 0.0, dE = 0.0, Q, g_steer, fav, scale
+    cdef Py_ssize_t b, i, n_kept
+    cdef signed char use
+    _candidate_step(v, grad, L.w_rec, H * H, P, opt, s.ds_momentum, work + L.dW)
+    _norm_change(lengths, idx, Y, B, Tm, w, H, O, s.q_depth, s.exact, head, L, work,
+                 S_b, dS_b, E_b, dE_b)
+    for b in range(B):
+        S += S_b[b]
+        dS += dS_b[b]
+        E += E_b[b]
+        dE += dE_b[b]
+    Q = _q_factor(E, S)
+    g_steer = _steering(S, dS, E, dE, s.steer_q)
+    Q_out[0] = Q
+    dS_out[0] = dS
+    if s.selection == SELECT_EXAMPLE:
+        # keep the examples whose own contribution moves the norm the right way
+        n_kept = 0
+        for b in range(B):
+            if _accept(_q_factor(E_b[b], S_b[b]), S_b[b], dS_b[b],
+                       _steering(S_b[b], dS_b[b], E_b[b], dE_b[b], s.steer_q),
+                       s.q_min, s.q_max, s.ds_max):
+                n_kept += 1
+                S_b[b] = 1.0
+            else:
+                S_b[b] = 0.0
+        use = n_kept > 0
+        if 0 < n_kept < B:
+            # gradient of the mean loss over the kept examples only
+            scale = <double> B / n_kept
+            for b in range(B):
+                for i in range(O):
+                    work[L.err + b * O + i] *= <floating> (S_b[b] * scale)
+            _backward(lengths, idx, B, Tm, F, w, H, O, depth, L, work)
+            _add_l2(w, grad, L, alpha)
+            _clip(grad, P, clip_norm)
+    else:
+        use = _accept(Q, S, dS, g_steer, s.q_min, s.q_max, s.ds_max)
+    if not use:
+        guard_state[0] += 1
+        fav = _favour(Q, g_steer, s.q_min, s.q_max)
+        if guard_state[0] == 1 or fav > guard_state[1]:
+            guard_state[1] = fav
+            memcpy(bg, grad, P * sizeof(floating))
+        if s.max_skips > 0 and guard_state[0] >= s.max_skips:
+            use = 2
+    if use:
+        guard_state[0] = 0
+    return use
+
+
 def train_minibatches(
         const floating[:, :, ::1] X,       # IN (n, T, F) zero after each end
         const floating[:, ::1] Y,          # IN (n, O) one-hot classes or targets
@@ -360,14 +613,16 @@ def train_minibatches(
         const Py_ssize_t[::1] order,       # IN sample indices of the minibatches in turn
         const Py_ssize_t[::1] batch_starts,  # IN (n_batches + 1,): batch k = order[s[k]:s[k+1]]
         floating[::1] coef,                # IN/OUT flat parameters
-        floating[::1] velocity,            # IN/OUT momentum, same layout as coef
+        floating[::1] velocity,            # IN/OUT optimizer state: optimizer_state_size(P, solver)
         floating[::1] work,                # scratch: workspace_size(max batch, T, F, H, O, sgr)
         double[::1] losses,                # OUT (n_batches,) loss of each candidate minibatch
         int n_hidden, int head, int bptt_depth,
         double learning_rate, double momentum, bint nesterov, double alpha,
-        double clip_norm=0.0,
+        double clip_norm=0.0, double max_abs_weight=0.0,
+        # the optimizer: SGD (learning_rate, momentum, nesterov) or Adam
+        int solver=SOLVER_SGD, double beta_1=0.9, double beta_2=0.999, double epsilon=1e-8,
         # gradient regularization; off when sgr is False
-        bint sgr=False, int selection=0, bint exact=False, double q_min=-1.0,
+        bint sgr=False, int selection=SELECT_MINIBATCH, bint exact=False, double q_min=-1.0,
         double q_max=1.0, double ds_max=0.0, int q_depth=0, int max_skips=0,
         bint ds_momentum=True, bint steer_q=False,
         floating[::1] best_grad=None,      # IN/OUT (n_params,) guard: best rejected candidate
@@ -376,43 +631,77 @@ def train_minibatches(
         double[::1] ds_history=None,       # OUT (n_batches,) dS of each candidate
         signed char[::1] used_history=None,  # OUT (n_batches,) 0 skipped, 1 used, 2 by guard
         ):
-    """SGD with momentum over consecutive minibatches, without the GIL.
+    """SGD with momentum, or Adam, over consecutive minibatches, without the GIL.
 
     With ``sgr`` each minibatch is a candidate: its Q-factor and dS decide
     whether it is applied (see ``_sgr.pxi`` and the estimators' docs). A
-    skipped candidate changes no weight and no momentum. After ``max_skips``
+    skipped candidate changes no weight and no optimizer state. After ``max_skips``
     consecutive skips (if > 0) the most favourable rejected candidate since
     the last update is applied.
 
     Returns the number of candidates processed. Fewer than ``n_batches`` means
-    the next one had a non-finite loss or gradient (divergence): it was not
-    applied, so ``coef`` is still the last finite state.
+    the next one diverged: its loss or gradient was not finite, or its step
+    would have made a weight non-finite or (``max_abs_weight > 0``) larger
+    than ``max_abs_weight`` in absolute value. That candidate was not applied,
+    so ``coef`` and ``velocity`` are still the last state within bounds.
+
+    The optimizer's state ``velocity`` is the momentum (SGD) or Adam's
+    ``[m, s, t]`` (moments of the gradient and the number of steps taken).
     """
     cdef Py_ssize_t n_batches = batch_starts.shape[0] - 1
     cdef Py_ssize_t T = X.shape[1], F = X.shape[2], H = n_hidden, O = Y.shape[1]
     cdef Py_ssize_t P = _n_params(F, H, O)
-    cdef Py_ssize_t k, i, b, B, Tm, n_kept, depth
+    cdef Py_ssize_t k, B, Tm, depth
     cdef const Py_ssize_t *idx
     cdef floating *grad
-    cdef floating *dW
     cdef floating *w = &coef[0]
     cdef floating *v = &velocity[0]
     cdef floating *g
     cdef floating *bg = NULL
-    cdef floating lr = <floating> learning_rate, mu = <floating> momentum
-    cdef double loss, S, dS, E, dE, Q, fav, scale, g_steer
+    cdef Optimizer opt
+    cdef double loss
     cdef double[::1] S_b, dS_b, E_b, dE_b
     cdef signed char use
     cdef Py_ssize_t n_done = n_batches
-    cdef Py_ssize_t qd = q_depth if q_depth > 0 else T
+    cdef double bound = max_abs_weight if max_abs_weight > 0.0 else INFINITY
+    cdef SGRSettings settings
     cdef Layout L
     import numpy as np
-    if coef.shape[0] != P or velocity.shape[0] != P:
-        raise ValueError("coef and velocity must have n_params(F, H, O) entries")
-    if losses.shape[0] < n_batches:
-        raise ValueError("losses is shorter than the number of minibatches")
+    _check_enums(head, selection)
+    _check_data("X", X.shape[0], T, F, "Y", Y.shape[0], lengths)
+    _check_network(coef.shape[0], F, n_hidden, O)
+    _check_size("velocity", velocity.shape[0], optimizer_state_size(P, solver),
+                "the optimizer's state for coef")
+    opt.solver = solver
+    opt.lr = learning_rate
+    opt.mu = momentum
+    opt.nesterov = nesterov
+    opt.beta_1 = beta_1
+    opt.beta_2 = beta_2
+    opt.eps = epsilon
+    if n_batches < 0 or batch_starts[0] < 0 or batch_starts[n_batches] > order.shape[0]:
+        raise ValueError(f"batch_starts must lie in [0, {order.shape[0]}] (the length of order)")
+    for k in range(n_batches):
+        if batch_starts[k + 1] <= batch_starts[k]:
+            raise ValueError(f"batch_starts must increase: batch {k} is empty")
+    for k in range(batch_starts[0], batch_starts[n_batches]):
+        if order[k] < 0 or order[k] >= X.shape[0]:
+            raise ValueError(f"order[{k}] = {order[k]} is not a sequence index of X "
+                             f"(0 ... {X.shape[0] - 1})")
+    _check_size("losses", losses.shape[0], n_batches, "the number of minibatches",
+                at_least=True)
+    settings.selection = selection
+    settings.exact = exact
+    settings.q_min = q_min
+    settings.q_max = q_max
+    settings.ds_max = ds_max
+    settings.q_depth = q_depth if q_depth > 0 else T
+    settings.max_skips = max_skips
+    settings.ds_momentum = ds_momentum
+    settings.steer_q = steer_q
     if sgr:
         if (best_grad is None or best_grad.shape[0] != P or guard_state is None
+                or guard_state.shape[0] < 2
                 or q_history is None or ds_history is None or used_history is None
                 or q_history.shape[0] < n_batches or ds_history.shape[0] < n_batches
                 or used_history.shape[0] < n_batches):
@@ -421,6 +710,9 @@ def train_minibatches(
     n_max = 0
     for k in range(n_batches):
         n_max = max(n_max, batch_starts[k + 1] - batch_starts[k])
+    _check_size("work", work.shape[0], workspace_size(n_max, T, F, H, O, sgr),
+                f"workspace_size(batch_size={n_max}, T={T}, F={F}, H={H}, O={O}, sgr={sgr})",
+                at_least=True)
     S_b = np.zeros(max(n_max, 1))
     dS_b = np.zeros(max(n_max, 1))
     E_b = np.zeros(max(n_max, 1))
@@ -443,76 +735,19 @@ def train_minibatches(
                 n_done = k
                 break
             _clip(grad, P, clip_norm)
-            g = grad
             use = 1
             if sgr:
-                # the signed step this candidate would apply to W_rec
-                dW = &work[0] + L.dW
-                for i in range(H * H):
-                    dW[i] = -lr * grad[L.w_rec + i]
-                    if ds_momentum:
-                        dW[i] += mu * v[L.w_rec + i]
-                        if nesterov:
-                            dW[i] = mu * dW[i] - lr * grad[L.w_rec + i]
-                _norm_change(&lengths[0], idx, &Y[0, 0], B, Tm, w, H, O, qd, exact, head, L,
-                             &work[0], &S_b[0], &dS_b[0], &E_b[0], &dE_b[0])
-                S = 0.0
-                dS = 0.0
-                E = 0.0
-                dE = 0.0
-                for b in range(B):
-                    S += S_b[b]
-                    dS += dS_b[b]
-                    E += E_b[b]
-                    dE += dE_b[b]
-                Q = _q_factor(E, S)
-                g_steer = _steering(S, dS, E, dE, steer_q)
-                q_history[k] = Q
-                ds_history[k] = dS
-                if selection == SELECT_EXAMPLE_C:
-                    # keep the examples whose own contribution moves the norm the right way
-                    n_kept = 0
-                    for b in range(B):
-                        if _accept(_q_factor(E_b[b], S_b[b]), S_b[b], dS_b[b],
-                                   _steering(S_b[b], dS_b[b], E_b[b], dE_b[b], steer_q),
-                                   q_min, q_max, ds_max):
-                            n_kept += 1
-                            S_b[b] = 1.0
-                        else:
-                            S_b[b] = 0.0
-                    use = n_kept > 0
-                    if 0 < n_kept < B:
-                        # gradient of the mean loss over the kept examples only
-                        scale = <double> B / n_kept
-                        for b in range(B):
-                            for i in range(O):
-                                work[L.err + b * O + i] *= <floating> (S_b[b] * scale)
-                        _backward(&lengths[0], idx, B, Tm, F, w, H, O, depth, L, &work[0])
-                        _add_l2(w, grad, L, alpha)
-                        _clip(grad, P, clip_norm)
-                else:
-                    use = _accept(Q, S, dS, g_steer, q_min, q_max, ds_max)
-                if not use:
-                    guard_state[0] += 1
-                    fav = _favour(Q, g_steer, q_min, q_max)
-                    if guard_state[0] == 1 or fav > guard_state[1]:
-                        guard_state[1] = fav
-                        memcpy(bg, grad, P * sizeof(floating))
-                    if max_skips > 0 and guard_state[0] >= max_skips:
-                        g = bg
-                        use = 2
-                if use:
-                    guard_state[0] = 0
+                use = _sgr_select(&lengths[0], idx, &Y[0, 0], B, Tm, F, w, v, H, O, P, depth,
+                                  head, alpha, clip_norm, opt, settings, L,
+                                  &work[0], bg, &guard_state[0], &S_b[0], &dS_b[0], &E_b[0],
+                                  &dE_b[0], &q_history[k], &ds_history[k])
                 used_history[k] = use
             if use:
-                for i in range(P):
-                    v[i] = mu * v[i] - lr * g[i]
-                if nesterov:
-                    for i in range(P):
-                        w[i] += mu * v[i] - lr * g[i]
-                else:
-                    for i in range(P):
-                        w[i] += v[i]
+                g = bg if use == 2 else grad
+                if not _step_within(w, v, g, P, opt, bound):
+                    n_done = k
+                    break
+                _apply_step(w, v, g, P, opt)
     return n_done
 
 

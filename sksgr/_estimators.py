@@ -1,8 +1,9 @@
 """SRNClassifier and SRNRegressor: simple recurrent networks (tanh Elman RNNs)."""
 
 import numpy as np
-from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.model_selection import train_test_split
+from sklearn.utils import assert_all_finite
 from sklearn.utils.extmath import softmax
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
@@ -41,12 +42,25 @@ _PARAMETERS = """
         If set, only this many randomly placed entries per row of the
         recurrent matrix are kept before the rescaling; ``None`` keeps the
         init's own choice (15 for "pascanu", dense otherwise).
+    solver : {{"sgd", "adam"}}, default="sgd"
+        The optimizer. "sgd": SGD with momentum (the paper's). "adam": Adam
+        (Kingma & Ba 2015), the same rule as scikit-learn's MLP. With the
+        gradient regularization a candidate's step is the step the optimizer
+        would apply, and a skipped candidate changes no optimizer state.
     learning_rate : float, default=1e-3
-        SGD step size (paper: 1e-5 ... 1e-3).
+        Step size (paper: 1e-5 ... 1e-3 for SGD); for Adam the base step
+        size before its bias correction.
     momentum : float, default=0.9
-        Momentum of SGD, in [0, 1) (paper: 0.9).
+        Momentum of SGD, in [0, 1) (paper: 0.9). Only used when
+        ``solver="sgd"``.
     nesterov : bool, default=False
-        Use Nesterov's momentum, as scikit-learn's MLP does.
+        Use Nesterov's momentum, as scikit-learn's MLP does. Only used when
+        ``solver="sgd"``.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Decay rates of Adam's first and second moment estimates, in [0, 1).
+        Only used when ``solver="adam"``.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term. Only used when ``solver="adam"``.
     alpha : float, default=0.0
         L2 penalty ``0.5 * alpha * ||W||^2`` on the three weight matrices
         (not the biases), added to the minibatch mean loss.
@@ -56,15 +70,20 @@ _PARAMETERS = """
         Shuffle the training sequences before each epoch.
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
-    max_updates : int, default=None
-        If set, training also stops after this many minibatches.
+    max_candidates : int, default=None
+        If set, training also stops after this many candidate minibatches:
+        every minibatch whose gradient was computed, including those the
+        gradient regularization skipped (``n_updates_`` counts the updates
+        applied; without regularization the two are equal).
     validation_interval : int, default=None
-        With validation data, validate every this many updates (the paper
-        validates every 50); ``None`` validates at the end of each epoch.
+        With validation data, validate every this many candidate minibatches
+        (the paper validates every 50); ``None`` validates at the end of each
+        epoch.
     tol : float or None, default=1e-4
-        Training stops when the validation score (with validation) or the
-        epoch's training loss (without) has not improved by ``tol`` for
-        ``n_iter_no_change`` checks; ``None`` trains the whole budget.
+        Training stops when more than ``n_iter_no_change`` consecutive checks
+        fail to beat the best validation score (with validation) or the
+        lowest epoch training loss (without) by ``tol``: scikit-learn MLP's
+        criterion. ``None`` trains the whole budget.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified for
         the classifier), or use ``X_val, y_val`` passed to ``fit``, score it
@@ -73,8 +92,8 @@ _PARAMETERS = """
     validation_fraction : float, default=0.1
         Share of the training data held out when ``early_stopping`` is True.
     n_iter_no_change : int, default=10
-        Number of checks without improvement before stopping (validations,
-        or epochs without validation data).
+        Training stops once more than this many consecutive checks did not
+        improve by ``tol`` (validations, or epochs without validation data).
     scoring : str, callable or None, default=None
         Validation score (greater is better); ``None`` uses the estimator's
         ``score``: {default_score}.
@@ -110,6 +129,7 @@ _PARAMETERS = """
         the recurrent weights decide whether it is applied. ``False`` is the
         paper's "OFF" row.
     q_range : (float, float), default=(-1.0, 1.0)
+        Only used when ``gradient_regularization=True``.
         The safe range [Q_min, Q_max] (paper: [-1, 1]). Inside it every
         candidate is used. Above it (Q > Q_max: the gradient vanishes) only
         candidates with dS > 0 are used; below it (exploding) only dS < 0.
@@ -117,32 +137,40 @@ _PARAMETERS = """
         the other way round, which contradicts the text and the definition of
         Q.
     ds_mode : {{"linear", "exact"}}, default="linear"
+        Only used when ``gradient_regularization=True``.
         "linear": the paper's Lemma 1, activation derivatives held fixed.
         "exact": the true directional derivative of S (tangent forward and
         backward passes, including f'' and the output layer).
     ds_max : float, default=None
+        Only used when ``gradient_regularization=True``.
         Skip candidates with ``|dS| > ds_max * S`` (the paper's advice to skip
         large leaps), relative to S so that it does not depend on the loss
         scale.
     q_depth : int, default=None
+        Only used when ``gradient_regularization=True``.
         Depth h of Q and S; ``None`` uses each whole sequence; a sequence
         shorter than h + 1 uses its own length - 1. Must be smaller than
         ``bptt_depth`` when that is set.
     selection : {{"minibatch", "example"}}, default="minibatch"
+        Only used when ``gradient_regularization=True``.
         "minibatch": Algorithm 1 on whole minibatches. "example": each
         sequence of the candidate is judged by its own Q and its own
         contribution to dS, and the update uses the mean gradient of the
         accepted ones (a candidate with none accepted is skipped).
     max_skips : int or None, default=10
+        Only used when ``gradient_regularization=True``.
         Guard against starvation: after this many consecutive skipped
         candidates, the most favourable of them (largest dS when vanishing,
         smallest when exploding) is applied. ``None``: Algorithm 1 as is.
     ds_momentum : bool, default=True
+        Only used when ``gradient_regularization=True``.
         Whether the candidate step along which dS is taken includes the
         momentum term (``momentum * v - learning_rate * g``) or is the
         gradient step ``-learning_rate * g`` alone. Either way it is the
-        signed step, after clipping.
+        signed step, after clipping. With ``solver="adam"`` the step is
+        always Adam's, and this parameter is not used.
     steer : {{"dS", "dQ"}}, default="dS"
+        Only used when ``gradient_regularization=True``.
         What the rule steers: the long-term norm S by the sign of dS (the
         paper), or Q itself by its first-order change
         ``dQ ~ dE/E - dS/S`` (E = 0.5 ||delta(T)||^2): a step may lower the
@@ -179,7 +207,7 @@ _ATTRIBUTES = """
         Weight updates applied.
     n_candidates_ : int
         Candidate minibatches processed (equals ``n_updates_`` without
-        gradient regularization). ``max_updates`` and ``validation_interval``
+        gradient regularization). ``max_candidates`` and ``validation_interval``
         count candidates.
     q_history_ : ndarray of shape (n_candidates_,) or None
         With gradient regularization, the Q of every candidate minibatch (the
@@ -219,9 +247,15 @@ _NOTES = """
     ``S = sum_b S_b``, ``Q = log10 sqrt(sum_b ||delta_b(T_b)||^2 /
     sum_b ||delta_b(T_b - h)||^2)``, each sequence at its own last step.
 
-    Divergence (non-finite loss or gradient) stops training, keeps the best
-    finite weights and emits a ``ConvergenceWarning``. A first Ctrl-C ends
-    ``fit`` after the current chunk of minibatches and keeps the best weights.
+    Divergence (a non-finite loss or gradient, or a step that would take a
+    weight beyond 1e6 times the scale of the initial weights and targets)
+    stops training before that step and emits one ``ConvergenceWarning``. The
+    weights kept are the last (or best validated) ones before the divergence
+    if their training loss is not above that of the initial weights, the
+    initial weights otherwise; the momentum restarts at zero, so a
+    ``warm_start`` fit at a smaller learning rate can continue. A first
+    Ctrl-C ends ``fit`` after the current chunk of minibatches and keeps the
+    best validated weights (with validation) or the last ones.
 """
 
 
@@ -234,6 +268,7 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         y = column_or_1d(y, warn=True)
+        assert_all_finite(y, input_name="y")  # before NumPy casts NaN to int with a warning
         check_classification_targets(y)
         if partial:  # classes are required on the first call, and must not change
             _check_partial_fit_first_call(self, classes)
@@ -256,6 +291,10 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
             np.arange(len(y)), test_size=self.validation_fraction, random_state=rng, stratify=y
         )
 
+    def _n_fitted_outputs(self):
+        return len(self.classes_)
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
         """One epoch of training on ``(X, y)``, continuing the current network.
 
@@ -272,8 +311,6 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
         -------
         self : object
         """
-        if not hasattr(self, "recurrent_weights_"):
-            self._validate_params()
         return self._partial_fit(X, y, classes=classes)
 
     def decision_function(self, X):
@@ -327,6 +364,10 @@ class SRNRegressor(RegressorMixin, BaseSRN):
         return train_test_split(np.arange(len(y)), test_size=self.validation_fraction,
                                 random_state=rng)
 
+    def _n_fitted_outputs(self):
+        return self.n_outputs_
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y):
         """One epoch of training on ``(X, y)``, continuing the current network.
 
@@ -334,8 +375,6 @@ class SRNRegressor(RegressorMixin, BaseSRN):
         -------
         self : object
         """
-        if not hasattr(self, "recurrent_weights_"):
-            self._validate_params()
         return self._partial_fit(X, y)
 
     def predict(self, X):
@@ -367,7 +406,7 @@ SRNClassifier.__doc__ = (
     >>> X = rng.normal(size=(200, 8, 1))
     >>> y = (X[:, 2, 0] > 0).astype(int)      # the sign at step 2
     >>> clf = SRNClassifier(n_hidden=16, sigma=0.3, learning_rate=0.01,
-    ...                     max_iter=50, random_state=0).fit(X, y)
+    ...                     max_iter=100, random_state=0).fit(X, y)
     >>> clf.score(X, y) > 0.9
     True
     >>> clf.predict_proba(X[:2]).shape

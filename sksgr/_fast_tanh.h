@@ -8,7 +8,7 @@
  * Clang vectorise the array loops with the baseline instruction set (no
  * -march=native, no -ffast-math).  Accuracy: a few ulp in double precision
  * over the whole real line (tested against numpy.tanh in
- * tests/test_fast_tanh.py); NaN propagates.
+ * tests/test_kernels.py, test_fast_tanh_is_accurate_everywhere); NaN propagates.
  *
  *   |x| <  0.625: tanh x = x + x z P(z) / Q(z), z = x^2  (Cephes' rational
  *                 approximation of tanh, S. L. Moshier)

@@ -1,37 +1,72 @@
-"""Initial weights and the flat parameter layout shared with the kernels."""
+"""Initial weights and the flat parameter layout shared with the kernels.
+
+``PARAMETERS`` is the one definition of the flat parameter vector on the
+Python side (estimators, training loop, NumPy reference, tests); the
+kernels' ``Layout`` mirrors it in C, and ``_bptt_fast.parameter_layout``
+exposes that mirror so that the tests hold the two together.
+"""
 
 import numpy as np
 
-# Names of the fitted weight attributes, in the order of the flat vector the
-# kernels use: [W_in (F, H), W_rec (H, H), b (H,), W_out (H, O), b_out (O,)].
-WEIGHT_ATTRIBUTES = (
-    "input_weights_",
-    "recurrent_weights_",
-    "hidden_bias_",
-    "output_weights_",
-    "output_bias_",
+# In the order of the flat vector: (name in the kernels and the NumPy
+# reference, fitted attribute, shape for (n_features F, n_hidden H,
+# n_outputs O), whether the L2 penalty ``alpha`` applies). Row-major, with
+# a(t) = u(t) @ W_in + z(t-1) @ W_rec + b and output z @ W_out + b_out.
+PARAMETERS = (
+    ("W_in", "input_weights_", lambda F, H, O: (F, H), True),
+    ("W_rec", "recurrent_weights_", lambda F, H, O: (H, H), True),
+    ("b", "hidden_bias_", lambda F, H, O: (H,), False),
+    ("W_out", "output_weights_", lambda F, H, O: (H, O), True),
+    ("b_out", "output_bias_", lambda F, H, O: (O,), False),
 )
+PARAMETER_NAMES = tuple(p[0] for p in PARAMETERS)
+WEIGHT_ATTRIBUTES = tuple(p[1] for p in PARAMETERS)
 
 
 def weight_shapes(n_features, n_hidden, n_outputs):
-    """Shapes of the five parameter arrays, in ``WEIGHT_ATTRIBUTES`` order."""
-    F, H, O = n_features, n_hidden, n_outputs
-    return [(F, H), (H, H), (H,), (H, O), (O,)]
+    """Shapes of the five parameter arrays, in ``PARAMETERS`` order."""
+    return [shape(n_features, n_hidden, n_outputs) for _, _, shape, _ in PARAMETERS]
 
 
-def unpack(coef, n_features, n_hidden, n_outputs):
-    """Views of the flat vector ``coef`` as the five parameter arrays."""
-    out, start = [], 0
-    for shape in weight_shapes(n_features, n_hidden, n_outputs):
+def parameter_slices(n_features, n_hidden, n_outputs):
+    """``{name: slice}`` of each parameter array in the flat vector."""
+    out, start = {}, 0
+    for name, shape in zip(PARAMETER_NAMES, weight_shapes(n_features, n_hidden, n_outputs)):
         size = int(np.prod(shape))
-        out.append(coef[start : start + size].reshape(shape))
+        out[name] = slice(start, start + size)
         start += size
     return out
 
 
-def pack(arrays, dtype):
-    """The flat, C-contiguous parameter vector from the five arrays."""
+def n_params(n_features, n_hidden, n_outputs):
+    """Length of the flat parameter vector."""
+    return parameter_slices(n_features, n_hidden, n_outputs)["b_out"].stop
+
+
+def penalized(n_features, n_hidden, n_outputs):
+    """Boolean mask of the entries of the flat vector under the L2 penalty (the matrices)."""
+    slices = parameter_slices(n_features, n_hidden, n_outputs)
+    mask = np.zeros(n_params(n_features, n_hidden, n_outputs), dtype=bool)
+    for name, _, _, l2 in PARAMETERS:
+        mask[slices[name]] = l2
+    return mask
+
+
+def unpack(coef, n_features, n_hidden, n_outputs):
+    """Views of the flat vector ``coef`` as the five parameter arrays."""
+    slices = parameter_slices(n_features, n_hidden, n_outputs)
+    return [coef[slices[name]].reshape(shape) for name, shape in
+            zip(PARAMETER_NAMES, weight_shapes(n_features, n_hidden, n_outputs))]
+
+
+def pack(arrays, dtype=None):
+    """The flat, C-contiguous parameter vector from the five arrays (``PARAMETERS`` order)."""
     return np.concatenate([np.asarray(a, dtype=dtype).ravel() for a in arrays])
+
+
+def pack_dict(params, dtype=None):
+    """The flat vector from a dict keyed by ``PARAMETER_NAMES`` (the NumPy reference's form)."""
+    return pack([params[name] for name in PARAMETER_NAMES], dtype)
 
 
 # The initialisations ``init_coef`` draws (the estimators' ``init`` parameter),

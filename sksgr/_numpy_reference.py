@@ -29,19 +29,14 @@ Examples
 
 import numpy as np
 
-PARAM_NAMES = ("W_in", "W_rec", "b", "W_out", "b_out")
+from ._init import PARAMETER_NAMES as PARAM_NAMES
+from ._init import weight_shapes
 
 
 def init_params(n_features, n_hidden, n_outputs, rng, scale=0.3):
     """Random parameters (a dict keyed by ``PARAM_NAMES``) for tests and benchmarks."""
-    shapes = {
-        "W_in": (n_features, n_hidden),
-        "W_rec": (n_hidden, n_hidden),
-        "b": (n_hidden,),
-        "W_out": (n_hidden, n_outputs),
-        "b_out": (n_outputs,),
-    }
-    return {k: scale * rng.standard_normal(s) for k, s in shapes.items()}
+    shapes = weight_shapes(n_features, n_hidden, n_outputs)
+    return {k: scale * rng.standard_normal(s) for k, s in zip(PARAM_NAMES, shapes)}
 
 
 def forward(params, X, lengths):
@@ -115,3 +110,18 @@ def sgd_momentum_step(params, velocity, grads, learning_rate, momentum, nesterov
             params[k] += momentum * velocity[k] - learning_rate * grads[k]
         else:
             params[k] += velocity[k]
+
+
+def adam_step(params, state, grads, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+    """One in-place Adam update, the same rule as the kernels and scikit-learn's MLP.
+
+    ``state`` is ``{"m": {...}, "s": {...}, "t": int}``: the first and second
+    moments per parameter and the number of steps taken.
+    """
+    state["t"] += 1
+    t = state["t"]
+    rate = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+    for k in PARAM_NAMES:
+        state["m"][k] = beta_1 * state["m"][k] + (1 - beta_1) * grads[k]
+        state["s"][k] = beta_2 * state["s"][k] + (1 - beta_2) * grads[k] ** 2
+        params[k] += -rate * state["m"][k] / (np.sqrt(state["s"][k]) + epsilon)

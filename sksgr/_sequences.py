@@ -35,6 +35,8 @@ def _ragged_to_padded(X):
     seqs = []
     for i, s in enumerate(X):
         a = np.asarray(s)
+        if a.dtype.kind == "c":
+            raise ValueError(f"Complex data not supported (sequence {i} of X is complex).")
         if a.dtype.kind not in "biuf":
             try:
                 a = a.astype(np.float64)

@@ -85,7 +85,7 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
         gemm(False, False, <int> B, <int> O, <int> H, <floating> 1.0, tmp, <int> H,
              coef + L.w_out, <int> O, <floating> 0.0, od, <int> O)
         for b in range(B):
-            if head == 0:
+            if head == HEAD_SOFTMAX:
                 # err = (p - y) / B, so p = B err + y; d err = p (d o - <p, d o>) / B
                 dot_pd = 0.0
                 for k in range(O):
@@ -205,6 +205,9 @@ def norm_change(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each en
     import numpy as np
     cdef Py_ssize_t n = X.shape[0], T = X.shape[1], F = X.shape[2]
     cdef Py_ssize_t H = n_hidden, O = Y.shape[1], b
+    _check_enums(head, SELECT_MINIBATCH)
+    _check_data("X", n, T, F, "Y", Y.shape[0], lengths)
+    _check_network(coef.shape[0], F, n_hidden, O)
     cdef Layout L = _layout(n, T, F, H, O)
     if direction.shape[0] != H or direction.shape[1] != H:
         raise ValueError(f"direction must have shape ({H}, {H})")

@@ -3,9 +3,13 @@
 The kernel runs many minibatches without the GIL; this loop only cuts the
 epochs into chunks (up to the next validation), validates, keeps the best
 weights, stops early, and notices divergence and Ctrl-C between chunks.
+
+It knows nothing of the estimators: it takes a plain :class:`TrainingConfig`,
+the arrays (:class:`TrainingData`), a start ``(coef, velocity)`` and, for
+validation, a ``score(coef)`` callback (as scikit-learn's ``_plain_sgd``
+takes its validation callback).
 """
 
-import copy
 import ctypes
 import signal
 import threading
@@ -17,10 +21,34 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from . import _bptt_fast
+from ._init import penalized
 
-# Longest run of minibatches the kernel does before control returns to Python
-# (to notice Ctrl-C and print progress): about a second at the paper's size.
+# Control returns from the kernel to Python (to notice Ctrl-C, validate, print
+# progress) after about WORK_PER_CHUNK multiply-adds: ~0.1 s of compute at the
+# ~1e10 multiply-adds per second a core sustains here (3e10 unloaded at the
+# paper's size), so a Ctrl-C is noticed within a fraction of a second whatever
+# the sequence length. At least one minibatch, at most MAX_CHUNK (the call
+# overhead is then negligible).
+WORK_PER_CHUNK = 1e9
 MAX_CHUNK = 256
+
+
+def chunk_length(n_timesteps, batch_size, n_features, n_hidden, n_outputs, sgr=False):
+    """Minibatches per kernel call: about ``WORK_PER_CHUNK`` multiply-adds of work.
+
+    A minibatch costs about ``T B H (3 H + 2 F + 3 O)`` multiply-adds (forward
+    pass, deltas, weight gradients); the gradient regularization about doubles it.
+    """
+    T, B, F, H, O = n_timesteps, batch_size, n_features, n_hidden, n_outputs
+    work = T * B * H * (3.0 * H + 2.0 * F + 3.0 * O) * (2 if sgr else 1)
+    return int(np.clip(WORK_PER_CHUNK // max(work, 1.0), 1, MAX_CHUNK))
+
+# Divergence: a step that would take any weight beyond this many times
+# max(1, the largest initial weight, the largest target) in absolute value is
+# not applied and ends training. Far above what a tanh network that learns
+# needs (its units saturate at |a| ~ 20), and far below overflow, so the
+# weights kept are still usable.
+BLOWUP_FACTOR = 1e6
 
 
 class StopFlag:
@@ -117,8 +145,9 @@ def single_blas_thread(*, nested=False):
 def stop_on_sigint():
     """Within the block, the first Ctrl-C sets the yielded flag instead of raising.
 
-    Training then ends after its current chunk and keeps the best weights so
-    far. A second Ctrl-C raises KeyboardInterrupt as usual. Outside the main
+    Training then ends after its current chunk (about 0.1 s of compute, see
+    ``chunk_length``) and keeps the best validated weights so far, or the
+    last ones without validation. A second Ctrl-C raises KeyboardInterrupt as usual. Outside the main
     thread, signal handlers cannot be installed and the flag is never set.
     """
     flag = StopFlag()
@@ -147,8 +176,61 @@ class TrainingData:
     lengths: np.ndarray  # (n,) int32
     Y: np.ndarray  # (n, O) kernel targets (one-hot or regression targets)
     train_idx: np.ndarray  # indices of the training sequences (intp)
-    X_val: object = None  # validation input for the scorer, or None
-    y_val: object = None
+
+
+@dataclass(frozen=True)
+class SGRConfig:
+    """Settings of the sampling-based gradient regularization, as the kernel takes them."""
+
+    selection: int = _bptt_fast.SELECT_MINIBATCH
+    exact: bool = False
+    q_min: float = -1.0
+    q_max: float = 1.0
+    ds_max: float = 0.0  # 0: no cap
+    q_depth: int = 0  # 0: whole sequences
+    max_skips: int = 0  # 0: no guard
+    ds_momentum: bool = True
+    steer_q: bool = False
+
+    def kernel_args(self, dtype, n_params):
+        """Keyword arguments of ``train_minibatches``, with fresh guard buffers."""
+        return dict(
+            sgr=True, selection=self.selection, exact=self.exact, q_min=self.q_min,
+            q_max=self.q_max, ds_max=self.ds_max, q_depth=self.q_depth,
+            max_skips=self.max_skips, ds_momentum=self.ds_momentum, steer_q=self.steer_q,
+            best_grad=np.zeros(n_params, dtype=dtype), guard_state=np.zeros(2),
+        )
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Everything the training loop needs to know, as plain values.
+
+    ``head`` is ``_bptt_fast.HEAD_SOFTMAX`` or ``HEAD_IDENTITY``; ``None``
+    means "not set" for ``bptt_depth``, ``clip_norm``, ``max_candidates``,
+    ``validation_interval`` and ``tol`` (as the estimators' parameters).
+    """
+
+    n_hidden: int
+    head: int
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    nesterov: bool = False
+    alpha: float = 0.0
+    solver: int = _bptt_fast.SOLVER_SGD
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    batch_size: int = 10
+    shuffle: bool = True
+    bptt_depth: int = None
+    clip_norm: float = None
+    max_candidates: int = None  # candidate minibatches, skipped SGR candidates included
+    validation_interval: int = None  # candidates between validations; None: every epoch
+    tol: float = None
+    n_iter_no_change: int = 10
+    verbose: int = 0
+    sgr: SGRConfig = None  # None: no gradient regularization
 
 
 @dataclass
@@ -164,7 +246,11 @@ class TrainingResult:
     q_history: list = field(default_factory=list)
     ds_history: list = field(default_factory=list)
     used_history: list = field(default_factory=list)
-    diverged_at: int = None  # candidate at which the loss or gradient was not finite
+    diverged_at: int = None  # candidate that diverged (not applied)
+    kept: str = None  # after divergence: "last" (or "best validated") or "initial"
+    kept_loss: float = None  # after divergence: training loss of the kept weights
+    candidate_loss: float = None  # after divergence: that of the weights before it
+    initial_loss: float = None  # after divergence: training loss of the initial weights
     interrupted: bool = False
     converged: bool = False
 
@@ -172,95 +258,118 @@ class TrainingResult:
     def rank_score(self):
         """Higher is better: best validation score, else minus the last loss."""
         if self.validation_scores:
-            return self.best_validation_score
-        return -self.loss_curve[-1] if self.loss_curve else -np.inf
+            score = self.best_validation_score
+        elif self.kept_loss is not None:
+            score = -self.kept_loss
+        else:
+            score = -self.loss_curve[-1] if self.loss_curve else -np.inf
+        return score if np.isfinite(score) else -np.inf
 
 
-def train_network(estimator, data, start, seed, **kwargs):
+def should_stop(values, *, tol, n_iter_no_change):
+    """Whether training stops after the checks ``values`` (greater is better).
+
+    One criterion for the validation scores and for the training losses
+    (pass ``-loss``), scikit-learn MLP's: a check that does not beat the best
+    value before it by ``tol`` counts as no improvement, any other resets the
+    count, and training stops once the count exceeds ``n_iter_no_change``.
+    ``tol=None`` never stops. A NaN value counts as no improvement.
+    """
+    if tol is None:
+        return False
+    best, count = -np.inf, 0
+    for value in values:
+        count = 0 if value >= best + tol else count + 1
+        if value > best:
+            best = value
+    return count > n_iter_no_change
+
+
+def train_network(config, data, start, seed, **kwargs):
     """Train one network from ``start = (coef, velocity)`` (see ``_train_network``).
 
     Runs with one BLAS thread in the thread that runs it (a joblib worker).
     """
     with single_blas_thread(nested=True):
-        return _train_network(estimator, data, start, seed, **kwargs)
+        return _train_network(config, data, start, seed, **kwargs)
 
 
-def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
-                   stop_flag=None, label=""):
-    """Train one network from ``start = (coef, velocity)``.
+def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_flag=None,
+                   label=""):
+    """Train one network from ``start = (coef, velocity)`` with the settings ``config``.
 
     ``start`` is a tuple on purpose: joblib's dask backend scatters large
     weak-referenceable arguments (arrays) to a single worker, and loses them
     if that worker dies; a tuple travels with its task and is recomputed.
 
-    ``estimator`` supplies the hyperparameters and, through a shallow copy
-    carrying the current weights, the validation ``scorer``. Returns a
+    ``score(coef)``, if given, is the validation score (greater is better) of
+    the network with parameters ``coef``; it is called every
+    ``config.validation_interval`` candidates (or every epoch), and the best
+    validated network is the one returned. ``stop_flag.is_set()`` is polled
+    between chunks of about ``WORK_PER_CHUNK`` of work. Returns a
     :class:`TrainingResult` whose ``coef`` is the best validated state when
-    there is validation data, the last finite state otherwise.
+    there is a ``score``, the last state otherwise (see ``_after_divergence``
+    for what a divergence keeps).
     """
-    est = estimator
+    cfg = config
     coef, velocity = (np.array(a, copy=True) for a in start)
     rng = np.random.RandomState(seed)
     X, lengths, Y = data.X, data.lengths, data.Y
     n_train = len(data.train_idx)
-    H, O = est.n_hidden, Y.shape[1]
-    batch_size = min(est.batch_size, n_train)
-    sgr = est._sgr_kernel_args(X.dtype, coef.size)
+    H, O = cfg.n_hidden, Y.shape[1]
+    batch_size = min(cfg.batch_size, n_train)
+    sgr = cfg.sgr.kernel_args(X.dtype, coef.size) if cfg.sgr is not None else {}
     work = np.empty(
         _bptt_fast.workspace_size(batch_size, X.shape[1], X.shape[2], H, O, bool(sgr)),
         dtype=X.dtype,
     )
-    validate = data.X_val is not None
-    interval = est.validation_interval if validate else None
-    tol = est.tol
-    head = est._head
-    depth = est.bptt_depth or 0
-    max_updates = est.max_updates
-    proxy = copy.copy(est)
+    chunk = chunk_length(X.shape[1], batch_size, X.shape[2], H, O, bool(sgr))
+    validate = score is not None
+    interval = cfg.validation_interval if validate else None
+    depth = cfg.bptt_depth or 0
+    max_candidates = cfg.max_candidates
+    start_coef = coef.copy()
+    max_abs_weight = BLOWUP_FACTOR * max(1.0, float(np.max(np.abs(coef), initial=0.0)),
+                                         float(np.max(np.abs(Y), initial=0.0)))
 
     result = TrainingResult(coef=coef, velocity=velocity)
     best_coef = None
-    best_loss, no_improvement = np.inf, 0
     since_check = 0
     stop = False
 
     def check():
-        nonlocal best_coef, no_improvement, stop
-        proxy._set_coef(coef)
-        score = float(scorer(proxy, data.X_val, data.y_val))
-        result.validation_scores.append(score)
-        if tol is not None and score < result.best_validation_score + tol:
-            no_improvement += 1
-        else:
-            no_improvement = 0
-        if score > result.best_validation_score or best_coef is None:
-            result.best_validation_score = score
+        nonlocal best_coef, stop
+        value = float(score(coef))
+        if value > result.best_validation_score or best_coef is None:
+            result.best_validation_score = value
             best_coef = coef.copy()
-        if tol is not None and no_improvement >= est.n_iter_no_change:
+        result.validation_scores.append(value)
+        if should_stop(result.validation_scores, tol=cfg.tol,
+                       n_iter_no_change=cfg.n_iter_no_change):
             result.converged = stop = True
 
     for _ in range(max_epochs):
         tic = time.perf_counter()
-        order = data.train_idx[rng.permutation(n_train)] if est.shuffle else data.train_idx
+        order = data.train_idx[rng.permutation(n_train)] if cfg.shuffle else data.train_idx
         starts = np.append(np.arange(0, n_train, batch_size), n_train).astype(np.intp)
         n_batches = len(starts) - 1
         losses = np.empty(n_batches)
         k = 0
         while k < n_batches and not stop:
-            m = min(n_batches - k, MAX_CHUNK)
+            m = min(n_batches - k, chunk)
             if interval is not None:
                 m = min(m, interval - since_check)
-            if max_updates is not None:
-                m = min(m, max_updates - result.n_candidates)
-            before = coef.copy()
+            if max_candidates is not None:
+                m = min(m, max_candidates - result.n_candidates)
             history = {}
             if sgr:
                 history = dict(q_history=np.empty(m), ds_history=np.empty(m),
                                used_history=np.zeros(m, dtype=np.int8))
             done = _bptt_fast.train_minibatches(
                 X, Y, lengths, order, starts[k : k + m + 1], coef, velocity, work, losses[k:],
-                H, head, depth, est.learning_rate, est.momentum, est.nesterov, est.alpha,
-                est.clip_norm or 0.0, **sgr, **history,
+                H, cfg.head, depth, cfg.learning_rate, cfg.momentum, cfg.nesterov, cfg.alpha,
+                cfg.clip_norm or 0.0, max_abs_weight, solver=cfg.solver, beta_1=cfg.beta_1,
+                beta_2=cfg.beta_2, epsilon=cfg.epsilon, **sgr, **history,
             )
             k += done
             since_check += done
@@ -271,17 +380,14 @@ def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
                 result.n_updates += int(np.count_nonzero(history["used_history"][:done]))
             else:
                 result.n_updates += done
-            if done < m or not np.isfinite(coef).all():
-                if not np.isfinite(coef).all():  # overflow in the step itself
-                    coef[:] = before
-                    velocity[:] = 0
+            if done < m:  # the next candidate diverged and was not applied
                 result.diverged_at = result.n_candidates + 1
                 stop = True
                 break
             if interval is not None and since_check >= interval:
                 since_check = 0
                 check()
-            if max_updates is not None and result.n_candidates >= max_updates:
+            if max_candidates is not None and result.n_candidates >= max_candidates:
                 stop = True
             if stop_flag is not None and stop_flag.is_set():
                 result.interrupted = stop = True
@@ -291,13 +397,10 @@ def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
         result.loss_curve.append(float(losses[:k].mean()))
         if validate and interval is None and result.diverged_at is None:
             check()
-        elif not validate and tol is not None:
-            loss = result.loss_curve[-1]
-            no_improvement = no_improvement + 1 if loss > best_loss - tol else 0
-            best_loss = min(best_loss, loss)
-            if no_improvement > est.n_iter_no_change:
-                result.converged = stop = True
-        if est.verbose:
+        elif not validate and should_stop([-loss for loss in result.loss_curve], tol=cfg.tol,
+                                          n_iter_no_change=cfg.n_iter_no_change):
+            result.converged = stop = True
+        if cfg.verbose:
             rate = k / max(time.perf_counter() - tic, 1e-12)
             val = (f", validation score = {result.validation_scores[-1]:.6f}"
                    if result.validation_scores else "")
@@ -316,4 +419,58 @@ def _train_network(estimator, data, start, seed, *, scorer, max_epochs,
         # the kept network is an earlier state: its momentum is unknown
         result.coef = best_coef
         result.velocity = np.zeros_like(velocity)
+    if result.diverged_at is not None:
+        _after_divergence(result, start_coef, data, H, cfg.head, cfg.alpha)
     return result
+
+
+def _after_divergence(result, start_coef, data, n_hidden, head, alpha):
+    """Keep the weights before the divergence only if they are no worse than the start.
+
+    The candidate (the best validated or the last weights before the
+    divergence) is kept if its predictions are finite and its training loss
+    is not above that of the initial weights; otherwise the initial weights
+    are restored. The momentum restarts at zero either way, so that a
+    ``warm_start`` fit continues calmly from what is kept.
+    """
+    result.initial_loss = training_loss(start_coef, data, n_hidden, head, alpha)
+    loss = result.candidate_loss = training_loss(result.coef, data, n_hidden, head, alpha)
+    if np.isfinite(loss) and loss <= result.initial_loss:
+        result.kept = "best validated" if result.validation_scores else "last"
+        result.kept_loss = loss
+    else:
+        result.kept = "initial"
+        result.coef = start_coef
+        result.kept_loss = result.initial_loss
+    result.velocity = np.zeros_like(result.velocity)
+
+
+def training_loss(coef, data, n_hidden, head, alpha=0.0):
+    """Mean loss (with the L2 penalty) of the network ``coef`` on the training sequences.
+
+    ``inf`` if any output is not finite.
+    """
+    idx = data.train_idx
+    X = np.ascontiguousarray(data.X[idx])
+    lengths = np.ascontiguousarray(data.lengths[idx])
+    Y = data.Y[idx]
+    n, T, F = X.shape
+    O = Y.shape[1]
+    block = min(n, 256)
+    out = np.empty((n, O), dtype=coef.dtype)
+    work = np.empty(_bptt_fast.workspace_size(block, T, F, n_hidden, O), dtype=coef.dtype)
+    with np.errstate(all="ignore"):
+        _bptt_fast.predict_outputs(X, lengths, coef, out, work, n_hidden, block)
+        out = out.astype(np.float64)
+        if not np.isfinite(out).all():
+            return np.inf
+        if head == _bptt_fast.HEAD_SOFTMAX:
+            out -= out.max(axis=1, keepdims=True)
+            log_p = out - np.log(np.exp(out).sum(axis=1, keepdims=True))
+            loss = -np.sum(Y * log_p) / n
+        else:
+            loss = 0.5 * np.sum((out - Y) ** 2) / n
+        if alpha:
+            w = coef[penalized(F, n_hidden, O)].astype(np.float64)
+            loss += 0.5 * alpha * float(np.dot(w, w))
+    return float(loss) if np.isfinite(loss) else np.inf

@@ -42,7 +42,7 @@ attributes take effect.
 """
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sklearn.base import clone
@@ -50,6 +50,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from . import _bptt_fast
+from ._base import continue_training, fitted_network, initialized_network, kernel_targets
 from ._sequences import check_sequences
 
 __all__ = [
@@ -116,7 +117,7 @@ def init_network(estimator, X, y, *, random_state=None):
     net = clone(estimator)
     if random_state is not None:
         net.set_params(random_state=random_state)
-    return net._initialize(X, y)
+    return initialized_network(net, X, y)
 
 
 # -----------------------------------------------------------------------------
@@ -187,7 +188,7 @@ def _inputs(estimator, X, y):
     """Validated float64 kernel inputs for a fitted estimator."""
     check_is_fitted(estimator, "recurrent_weights_")
     Xp, lengths = check_sequences(estimator, X, reset=False)
-    y, Y = estimator._encode_targets(y, reset=False)
+    y, Y = kernel_targets(estimator, y)
     if len(y) != len(Xp):
         raise ValueError(
             f"X and y have inconsistent numbers of samples: {len(Xp)} sequences and "
@@ -203,11 +204,10 @@ def _trimmed(Xp, lengths, Y):
     return Xp, np.ascontiguousarray(lengths, dtype=np.int32), Y
 
 
-def _coef64(estimator):
-    coef = np.ascontiguousarray(estimator._get_coef(), dtype=np.float64)
-    if not np.isfinite(coef).all():
-        raise ValueError(f"The weights of this {type(estimator).__name__} are not finite.")
-    return coef
+def _network64(estimator):
+    """The fitted network, its parameters in float64."""
+    net = fitted_network(estimator)
+    return replace(net, coef=np.ascontiguousarray(net.coef, dtype=np.float64))
 
 
 def _measure(estimator, Xp, lengths, Y, *, activations=False):
@@ -219,8 +219,8 @@ def _measure(estimator, Xp, lengths, Y, *, activations=False):
 
 def _measure_blocks(estimator, Xp, lengths, Y, activations):
     n, T, F = Xp.shape
-    H = estimator.n_hidden
-    coef = _coef64(estimator)
+    net = _network64(estimator)
+    H, coef = net.n_hidden, net.coef
     grad = np.empty_like(coef)
     W_in = estimator.input_weights_.astype(np.float64)
     W_rec = estimator.recurrent_weights_.astype(np.float64)
@@ -235,7 +235,7 @@ def _measure_blocks(estimator, Xp, lengths, Y, activations):
         X_b, L_b, Y_b = Xp[part], lengths[part], Y[part]
         m = len(X_b)
         loss_b, Z, D = _bptt_fast.forward_backward(
-            X_b, Y_b, L_b, coef, grad, H, estimator._head, 0, 0.0, True
+            X_b, Y_b, L_b, coef, grad, H, net.head, 0, 0.0, True
         )
         loss += loss_b * m
         # Per (step, sequence) norms; deltas of the sequence's own loss (E is the block mean).
@@ -324,18 +324,19 @@ def gradient_norm_profile(estimator, X, y):
 class Dynamics:
     """Gradient and activation statistics recorded during training.
 
-    One record before training (update 0) and one after each chunk of
-    ``every`` updates, all measured on the same probe set.
+    One record before training (candidate 0) and one after each chunk of
+    ``every`` candidate minibatches, all measured on the same probe set.
 
     Attributes
     ----------
-    updates : ndarray of shape (n_records,)
-        Minibatches processed before each record (``0, every, 2 every, ...``
-        and ``n_updates``): the training clock that ``max_updates`` counts.
-        Without gradient regularization every minibatch is an update.
+    candidates : ndarray of shape (n_records,)
+        Candidate minibatches processed before each record (``0, every,
+        2 every, ...`` and ``n_candidates``): the training clock that
+        ``max_candidates`` counts. Without gradient regularization every
+        candidate is an update.
     applied : ndarray of shape (n_records,)
         Weight updates applied before each record (``n_updates_``); smaller
-        than ``updates`` when gradient regularization skips minibatches.
+        than ``candidates`` when gradient regularization skips minibatches.
     delta_norms : ndarray of shape (n_records, T)
         ``GradientProfile.delta_norm`` of each record: mean per-sequence
         ``||delta||`` at depth ``h = 0 ... T - 1`` of the probe set.
@@ -357,7 +358,7 @@ class Dynamics:
         The trained network (a clone of the estimator passed in).
     """
 
-    updates: np.ndarray
+    candidates: np.ndarray
     applied: np.ndarray
     delta_norms: np.ndarray
     activation_mean: np.ndarray
@@ -381,19 +382,14 @@ def _spectral_radius(W):
 # tanh'(a) = 1 - tanh(a)^2 < 0.1  <=>  |a| > artanh(sqrt(0.9))
 _SATURATED = float(np.arctanh(np.sqrt(0.9)))
 
-# Parameters record_dynamics sets on its copy while training (and restores).
-_CHUNK_PARAMS = ("warm_start", "max_updates", "max_iter", "tol", "early_stopping",
-                 "random_state")
-
-
-def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_probe=None):
+def record_dynamics(estimator, X, y, *, n_candidates, every=50, X_probe=None, y_probe=None):
     """Train a copy of ``estimator`` and record its internal dynamics (paper Fig. 2).
 
-    The copy starts from :func:`init_network` and is trained with the public
-    API, ``partial_fit`` (one reshuffled epoch a call) cut by ``max_updates``
-    at every ``every`` minibatches, until ``n_updates`` minibatches are done.
-    Momentum carries over between the chunks (``partial_fit`` keeps the
-    optimizer state), and every epoch reshuffles differently: the copy's ``random_state`` is one ``RandomState`` shared
+    The copy starts from :func:`init_network` and is trained in chunks of
+    ``every`` candidate minibatches until ``n_candidates`` are done, as one
+    uninterrupted training would be: the momentum carries over between the
+    chunks (whatever a ``warm_start`` fit does with it), and every chunk
+    reshuffles differently: the copy's ``random_state`` is one ``RandomState`` shared
     by the initialisation and all chunks, seeded from the estimator's
     ``random_state``. Before training and after each chunk, the probe set is
     measured: delta norms per depth as in :func:`gradient_norm_profile`,
@@ -402,22 +398,20 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
 
     All other hyperparameters (learning rate, momentum, batch size, ...,
     and any gradient-regularization setting) are the estimator's. Training
-    uses all of ``X``: ``early_stopping`` and ``tol`` are switched off during
-    the chunks (each chunk would otherwise keep its own best weights or stop
-    early). After training, the parameters changed for the chunks
-    (``warm_start``, ``max_updates``, ``max_iter``, ``tol``,
-    ``early_stopping``, ``random_state``) are set back to the estimator's.
-    If training diverges, ``fit`` warns and recording stops at that chunk.
+    uses all of ``X``, without validation or ``tol`` (each chunk would
+    otherwise keep its own best weights or stop early); the copy's parameters
+    are the estimator's. If training diverges, it warns and recording stops
+    at that chunk.
 
     Parameters
     ----------
     estimator : SRNClassifier or SRNRegressor
         Supplies the hyperparameters; it is not modified.
     X, y : training sequences and targets, in any form ``fit`` accepts.
-    n_updates : int
-        Number of minibatches to train on, counted as ``max_updates`` counts
-        them: with ``gradient_regularization=True`` skipped candidate
-        minibatches count too (then ``Dynamics.applied`` and the estimator's
+    n_candidates : int
+        Number of candidate minibatches to train on, counted as
+        ``max_candidates`` counts them: with ``gradient_regularization=True``
+        skipped candidates count too (then ``Dynamics.applied`` and the estimator's
         ``n_updates_`` give the updates actually applied).
     every : int, default=50
         Minibatches between records (the paper validates every 50).
@@ -428,8 +422,8 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
     Returns
     -------
     dynamics : Dynamics
-        ``1 + ceil(n_updates / every)`` records (fewer if training diverged)
-        and the trained estimator, whose ``n_candidates_`` is ``n_updates``
+        ``1 + ceil(n_candidates / every)`` records (fewer if training diverged)
+        and the trained estimator, whose ``n_candidates_`` is ``n_candidates``
         (the minibatches of all chunks) and, without gradient
         regularization, so is its ``n_updates_``.
 
@@ -441,18 +435,18 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
     >>> X, y = make_temporal_order(60, 20, random_state=0)
     >>> clf = SRNClassifier(n_hidden=10, spectral_radius=0.95, learning_rate=0.01,
     ...                     random_state=0)
-    >>> dyn = record_dynamics(clf, X, y, n_updates=25, every=10)
-    >>> dyn.updates
+    >>> dyn = record_dynamics(clf, X, y, n_candidates=25, every=10)
+    >>> dyn.candidates
     array([ 0, 10, 20, 25])
     >>> dyn.delta_norms.shape, dyn.estimator.n_updates_
     ((4, 20), 25)
     """
-    n_updates, every = int(n_updates), int(every)
-    if n_updates < 1 or every < 1:
-        raise ValueError(f"n_updates and every must be >= 1, got {n_updates} and {every}.")
+    n_candidates, every = int(n_candidates), int(every)
+    if n_candidates < 1 or every < 1:
+        raise ValueError(
+            f"n_candidates and every must be >= 1, got {n_candidates} and {every}.")
     if (X_probe is None) != (y_probe is None):
         raise ValueError("X_probe and y_probe must be passed together.")
-    original = {k: estimator.get_params()[k] for k in _CHUNK_PARAMS}
     rs = estimator.random_state
     # One generator for the initial draw and every chunk; a copy of an
     # instance, so that the caller's is not advanced.
@@ -460,8 +454,6 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
     est = init_network(estimator, X, y, random_state=rng)
 
     Xp, lengths, Y = _inputs(est, X, y)
-    # minibatches in one epoch (one partial_fit call)
-    per_epoch = -(-len(Xp) // min(est.batch_size, len(Xp)))
     if X_probe is None:
         k = min(100, len(Xp))
         Xp, lengths, Y = _trimmed(Xp[:k], lengths[:k], Y[:k])
@@ -478,29 +470,24 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
             profile.loss,
         ))
 
-    # partial_fit keeps the optimizer state (a warm fit would restart the
-    # momentum); each call is one reshuffled epoch, cut at max_updates.
-    est.set_params(warm_start=True, tol=None, early_stopping=False, random_state=rng)
+    # max_epochs=every: every epoch processes at least one minibatch, so a
+    # chunk always ends at max_candidates.
     processed = 0
     record(processed)
-    while processed < n_updates:
-        target = min(processed + every, n_updates)
-        while est.n_candidates_ < target:
-            before = est.n_candidates_
-            est.set_params(max_updates=target - before)
-            est.partial_fit(X, y)  # n_candidates_ adds up over the calls
-            if est.n_candidates_ - before < min(per_epoch, target - before):
-                break  # the epoch ended early: diverged or interrupted
-        done = est.n_candidates_ - processed
+    while processed < n_candidates:
+        chunk = min(every, n_candidates - processed)
+        # keeps the momentum whatever a warm_start fit does with it
+        continue_training(est, X, y, max_candidates=chunk, max_epochs=every, random_state=rng)
+        done = est.n_candidates_ - processed  # n_candidates_ adds up over the chunks
         processed = est.n_candidates_
         record(processed)
-        if processed < target:  # diverged or interrupted: fit has warned
+        if done < chunk:  # diverged or interrupted: training has warned
             break
-    est.set_params(**original)
+    est.set_params(random_state=rs)
 
     cols = list(zip(*records))
     return Dynamics(
-        updates=np.array(cols[0], dtype=np.int64),
+        candidates=np.array(cols[0], dtype=np.int64),
         applied=np.array(cols[1], dtype=np.int64),
         delta_norms=np.vstack(cols[2]),
         activation_mean=np.array(cols[3]),
@@ -518,15 +505,16 @@ def record_dynamics(estimator, X, y, *, n_updates, every=50, X_probe=None, y_pro
 
 def _norm_change(estimator, X, y, direction, depth, exact):
     Xp, lengths, Y = _inputs(estimator, X, y)
-    H = estimator.recurrent_weights_.shape[0]
+    net = _network64(estimator)
+    H = net.n_hidden
     direction = np.ascontiguousarray(direction, dtype=np.float64)
     if direction.shape != (H, H):
         raise ValueError(f"direction must have shape ({H}, {H}), got {direction.shape}.")
     if depth is not None and (int(depth) != depth or depth < 1):
         raise ValueError(f"depth must be a positive integer or None, got {depth!r}.")
     with threadpool_limits(limits=1, user_api="blas"):
-        return _bptt_fast.norm_change(Xp, Y, lengths, _coef64(estimator), direction, H,
-                                      estimator._head, int(depth or 0), exact)
+        return _bptt_fast.norm_change(Xp, Y, lengths, net.coef, direction, H, net.head,
+                                      int(depth or 0), exact)
 
 
 def norm_change(estimator, X, y, direction, *, depth=None, mode="exact"):
@@ -592,5 +580,5 @@ def q_factor(estimator, X, y, *, depth=None):
     >>> q_factor(net, X, y) > 10      # the paper's init: the gradient vanishes
     True
     """
-    H = estimator.recurrent_weights_.shape[0]
+    H = fitted_network(estimator).n_hidden
     return float(_norm_change(estimator, X, y, np.zeros((H, H)), depth, False)[2])

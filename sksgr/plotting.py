@@ -151,7 +151,7 @@ def plot_dynamics(dynamics_by_label, axes=None):
     >>> from sksgr.plotting import plot_dynamics
     >>> X, y = make_temporal_order(40, 20, random_state=0)
     >>> clf = SRNClassifier(n_hidden=10, spectral_radius=0.95, random_state=0)
-    >>> dyn = record_dynamics(clf, X, y, n_updates=20, every=5)
+    >>> dyn = record_dynamics(clf, X, y, n_candidates=20, every=5)
     >>> fig = plot_dynamics({"SGR off": dyn})
     >>> len(fig.axes)
     3
@@ -169,14 +169,14 @@ def plot_dynamics(dynamics_by_label, axes=None):
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.log10(np.asarray(d.delta_norms, dtype=float))
         logs = np.ma.masked_invalid(logs)
-        mesh = top.pcolormesh(d.updates, d.depth, logs.T, shading="nearest", cmap="viridis")
+        mesh = top.pcolormesh(d.candidates, d.depth, logs.T, shading="nearest", cmap="viridis")
         fig.colorbar(mesh, ax=top, label=r"$\log_{10}$ mean $\|\delta\|$")
         top.set_ylabel("depth h")
         if label:
             top.set_title(str(label))
-        bottom.plot(d.updates, d.activation_mean, marker=".", label="mean |a|")
-        bottom.plot(d.updates, d.activation_median, marker=".", label="median |a|")
-        bottom.set_xlabel("updates")
+        bottom.plot(d.candidates, d.activation_mean, marker=".", label="mean |a|")
+        bottom.plot(d.candidates, d.activation_median, marker=".", label="median |a|")
+        bottom.set_xlabel("candidate minibatches")
         bottom.set_ylabel("|a| (pre-activation)")
         bottom.legend(fontsize="small")
         bottom.grid(True, alpha=0.3)

@@ -110,7 +110,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     >>> y = (X[:, -1, 0] > 50).astype(int)
     >>> model = make_pipeline(SequenceScaler(),
     ...                       SRNClassifier(n_hidden=8, sigma=0.3, learning_rate=0.01,
-    ...                                     max_iter=50, random_state=0))
+    ...                                     max_iter=50, tol=None, random_state=0))
     >>> model.fit(X, y).score(X, y) > 0.9
     True
     """

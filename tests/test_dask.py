@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV
 from sksgr import SRNClassifier
 
 distributed = pytest.importorskip("distributed")
-pytestmark = pytest.mark.dask
+pytestmark = [pytest.mark.dask, pytest.mark.slow]
 
 PARAMS = dict(n_hidden=12, sigma=0.3, max_iter=15, tol=None, random_state=0)
 

@@ -6,9 +6,11 @@ import sys
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
+from sklearn.utils import check_random_state
 
 import sksgr.diagnostics as diagnostics
 from sksgr import SRNClassifier, SRNRegressor
+from sksgr._base import continue_training
 from sksgr._numpy_reference import backward_deltas, forward, output_error
 from sksgr.datasets import make_temporal_order
 from sksgr.diagnostics import (
@@ -107,7 +109,7 @@ def test_profile_does_not_depend_on_the_number_of_sequences():
 
 def test_profile_of_a_fitted_float32_network():
     X, y = make_temporal_order(30, 12, random_state=0)
-    est = SRNClassifier(**SMALL, max_updates=6, tol=None).fit(X.astype(np.float32), y)
+    est = SRNClassifier(**SMALL, max_candidates=6, tol=None).fit(X.astype(np.float32), y)
     assert est.recurrent_weights_.dtype == np.float32
     p = gradient_norm_profile(est, X.astype(np.float32), y)
     assert p.delta_norm.dtype == np.float64 and np.all(np.isfinite(p.delta_norm))
@@ -158,7 +160,7 @@ def test_init_network_is_the_starting_point_of_fit():
     np.testing.assert_array_equal((net.recurrent_weights_ != 0).sum(axis=1), 3)
     np.testing.assert_allclose(np.max(np.abs(np.linalg.eigvals(net.recurrent_weights_))), 0.95)
     # one minute SGD step from the same seed lands next to it
-    fitted = clone_fit(clf, X, y, learning_rate=1e-12, max_updates=1, tol=None)
+    fitted = clone_fit(clf, X, y, learning_rate=1e-12, max_candidates=1, tol=None)
     for name in ("input_weights_", "recurrent_weights_", "output_weights_"):
         np.testing.assert_allclose(getattr(fitted, name), getattr(net, name), atol=1e-10)
     other = init_network(clf, X, y, random_state=5)
@@ -186,10 +188,10 @@ def test_init_network_regressor_on_a_2d_table():
 def test_record_dynamics_records_each_chunk():
     X, y = make_temporal_order(40, 10, random_state=0)
     clf = SRNClassifier(**SMALL)
-    dyn = record_dynamics(clf, X, y, n_updates=23, every=10)
+    dyn = record_dynamics(clf, X, y, n_candidates=23, every=10)
     assert isinstance(dyn, Dynamics)
-    np.testing.assert_array_equal(dyn.updates, [0, 10, 20, 23])
-    np.testing.assert_array_equal(dyn.applied, dyn.updates)
+    np.testing.assert_array_equal(dyn.candidates, [0, 10, 20, 23])
+    np.testing.assert_array_equal(dyn.applied, dyn.candidates)
     est = dyn.estimator
     assert est.n_updates_ == 23 and est.n_candidates_ == 23
     assert not hasattr(clf, "n_updates_")
@@ -223,8 +225,8 @@ def test_record_dynamics_counts_candidates_with_gradient_regularization():
     X, y = make_temporal_order(40, 10, random_state=0)
     clf = SRNClassifier(n_hidden=8, batch_size=5, gradient_regularization=True,
                         max_skips=None, random_state=0)
-    dyn = record_dynamics(clf, X, y, n_updates=23, every=10)
-    np.testing.assert_array_equal(dyn.updates, [0, 10, 20, 23])  # the max_updates clock
+    dyn = record_dynamics(clf, X, y, n_candidates=23, every=10)
+    np.testing.assert_array_equal(dyn.candidates, [0, 10, 20, 23])  # the max_candidates clock
     est = dyn.estimator
     assert est.n_candidates_ == 23
     assert dyn.applied[-1] == est.n_updates_ < 23
@@ -235,13 +237,13 @@ def test_record_dynamics_counts_candidates_with_gradient_regularization():
 def test_record_dynamics_probe_set():
     X, y = make_temporal_order(40, 10, random_state=0)
     Xp, yp = make_temporal_order(7, 14, random_state=1)
-    dyn = record_dynamics(SRNClassifier(**SMALL), X, y, n_updates=4, every=2,
+    dyn = record_dynamics(SRNClassifier(**SMALL), X, y, n_candidates=4, every=2,
                           X_probe=Xp, y_probe=yp)
     assert dyn.delta_norms.shape == (3, 14)
     np.testing.assert_allclose(dyn.delta_norms[-1],
                                gradient_norm_profile(dyn.estimator, Xp, yp).delta_norm)
     with pytest.raises(ValueError, match="together"):
-        record_dynamics(SRNClassifier(**SMALL), X, y, n_updates=4, X_probe=Xp)
+        record_dynamics(SRNClassifier(**SMALL), X, y, n_candidates=4, X_probe=Xp)
 
 
 def test_record_dynamics_keeps_momentum_between_chunks():
@@ -250,14 +252,14 @@ def test_record_dynamics_keeps_momentum_between_chunks():
     X, y = make_temporal_order(20, 10, random_state=0)
     clf = SRNClassifier(n_hidden=6, sigma=0.3, learning_rate=0.1, momentum=0.9,
                         batch_size=20, random_state=0)
-    dyn = record_dynamics(clf, X, y, n_updates=12, every=4)
-    whole = init_network(clf, X, y).set_params(warm_start=True, max_updates=12, max_iter=12,
+    dyn = record_dynamics(clf, X, y, n_candidates=12, every=4)
+    whole = init_network(clf, X, y).set_params(warm_start=True, max_candidates=12, max_iter=12,
                                                tol=None).fit(X, y)
     np.testing.assert_allclose(dyn.estimator.recurrent_weights_, whole.recurrent_weights_,
                                rtol=1e-9, atol=1e-12)
     # warm fits restart the momentum (scikit-learn's MLP semantics), so the same
     # chunks as warm fits end elsewhere (and the check above has teeth)
-    reset = init_network(clf, X, y).set_params(warm_start=True, max_updates=4, max_iter=4,
+    reset = init_network(clf, X, y).set_params(warm_start=True, max_candidates=4, max_iter=4,
                                                tol=None)
     for _ in range(3):
         reset.fit(X, y)
@@ -267,16 +269,16 @@ def test_record_dynamics_keeps_momentum_between_chunks():
 def test_record_dynamics_reshuffles_every_chunk():
     X, y = make_temporal_order(30, 10, random_state=0)
     clf = SRNClassifier(**SMALL)  # random_state=0, batch_size=5: 6 minibatches an epoch
-    dyn = record_dynamics(clf, X, y, n_updates=18, every=6)
-    again = record_dynamics(clf, X, y, n_updates=18, every=6)
+    dyn = record_dynamics(clf, X, y, n_candidates=18, every=6)
+    again = record_dynamics(clf, X, y, n_candidates=18, every=6)
     np.testing.assert_array_equal(dyn.estimator.recurrent_weights_,
                                   again.estimator.recurrent_weights_)
 
     def chunks(random_state):
         net = init_network(clf, X, y, random_state=random_state)
-        net.set_params(max_updates=6, tol=None)
+        rng = check_random_state(random_state)
         for _ in range(3):
-            net.partial_fit(X, y)
+            continue_training(net, X, y, max_candidates=6, max_epochs=6, random_state=rng)
         return net.recurrent_weights_
 
     # one generator shared by the initial draw and every chunk ...
@@ -290,7 +292,7 @@ def test_record_dynamics_does_not_advance_the_callers_generator():
     X, y = make_temporal_order(20, 10, random_state=0)
     rng = np.random.RandomState(3)
     state = rng.get_state()[1].copy()
-    record_dynamics(SRNClassifier(**{**SMALL, "random_state": rng}), X, y, n_updates=2, every=1)
+    record_dynamics(SRNClassifier(**{**SMALL, "random_state": rng}), X, y, n_candidates=2, every=1)
     np.testing.assert_array_equal(rng.get_state()[1], state)
 
 
@@ -339,7 +341,7 @@ def test_plot_dynamics(tmp_path):
 
     X, y = make_temporal_order(20, 10, random_state=0)
     runs = {lr: record_dynamics(SRNClassifier(**{**SMALL, "learning_rate": lr}), X, y,
-                                n_updates=6, every=2) for lr in (0.01, 0.1)}
+                                n_candidates=6, every=2) for lr in (0.01, 0.1)}
     fig = plot_dynamics({f"lr = {lr}": d for lr, d in runs.items()})
     assert len(fig.axes) == 6  # per run: heat map, activations, colour bar
     bottom = fig.axes[2]  # row-major: the two heat maps, then the activation panels
@@ -364,7 +366,7 @@ def test_norm_change_and_q_factor_through_the_public_api():
     from sksgr.diagnostics import norm_change, q_factor
 
     X, y = make_temporal_order(40, 15, random_state=0)
-    clf = SRNClassifier(n_hidden=10, sigma=0.3, max_iter=2, random_state=0).fit(X, y)
+    clf = SRNClassifier(n_hidden=10, sigma=0.3, max_iter=2, tol=None, random_state=0).fit(X, y)
     D = np.random.RandomState(0).normal(size=(10, 10))
     for depth in (None, 4):
         S, dS = norm_change(clf, X, y, D, depth=depth)

@@ -4,7 +4,6 @@ import os
 import pickle
 import signal
 import threading
-import time
 import warnings
 
 import numpy as np
@@ -19,13 +18,11 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sksgr import SRNClassifier, SRNRegressor
 from sksgr.datasets import make_temporal_order
 
-FAST = dict(n_hidden=12, sigma=0.3, learning_rate=1e-2, max_iter=20, random_state=0)
+from conftest import FAST, sign_task
 
-
-def _sign_task(n=120, T=6, F=2, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.normal(size=(n, T, F))
-    return X, (X[:, 1, 0] > 0).astype(int)
+# FAST's short budget: fits that end at max_iter warn, as they should
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*maximum iterations:sklearn.exceptions.ConvergenceWarning")
 
 
 def _ragged(X, lengths):
@@ -42,7 +39,7 @@ def _padded(X, lengths):
 # -- input forms ---------------------------------------------------------------
 
 def test_nan_padding_and_list_input_are_the_same_model():
-    X, y = _sign_task()
+    X, y = sign_task()
     lengths = np.random.RandomState(1).randint(2, 7, size=len(X))
     a = SRNClassifier(**FAST).fit(_padded(X, lengths), y)
     b = SRNClassifier(**FAST).fit(_ragged(X, lengths), y)
@@ -52,7 +49,7 @@ def test_nan_padding_and_list_input_are_the_same_model():
 
 
 def test_output_is_read_at_each_sequences_own_last_step():
-    X, y = _sign_task()
+    X, y = sign_task()
     clf = SRNClassifier(**FAST).fit(X, y)
     lengths = np.full(len(X), 6)
     lengths[:10] = 3
@@ -64,7 +61,7 @@ def test_output_is_read_at_each_sequences_own_last_step():
 
 
 def test_univariate_2d_input_fixes_the_length():
-    X, y = _sign_task(F=1)
+    X, y = sign_task(F=1)
     X2 = X[:, :, 0]
     clf = SRNClassifier(**FAST).fit(X2, y)
     assert clf.n_features_in_ == 6
@@ -75,7 +72,7 @@ def test_univariate_2d_input_fixes_the_length():
 
 
 def test_3d_model_rejects_other_feature_counts():
-    X, y = _sign_task(F=2)
+    X, y = sign_task(F=2)
     clf = SRNClassifier(**FAST).fit(X, y)
     with pytest.raises(ValueError, match="X has 3 features per step.*expecting 2"):
         clf.predict(np.zeros((2, 4, 3)))
@@ -90,13 +87,14 @@ def test_3d_model_rejects_other_feature_counts():
         (lambda X: X[..., None], "ndim=4"),
         (lambda X: np.where(np.arange(6)[None, :, None] == 3, np.inf, X), "infinity"),
         (lambda X: np.where((np.arange(6) == 1)[None, :, None], np.nan, X), "NaN inside sample 0 at step 1"),
-        (lambda X: np.concatenate([X[:, :, :1], np.full_like(X[:, :, 1:], np.nan)], 2), "some but not all features"),
+        (lambda X: np.concatenate([X[:, :, :1], np.full_like(X[:, :, 1:], np.nan)], 2),
+         "some but not all features"),
         (lambda X: np.full_like(X, np.nan), "empty sequence"),
         (lambda X: [X[0], X[1][:, :1]], "different numbers of features"),
     ],
 )
 def test_bad_X_is_rejected_with_a_clear_message(make_X, match):
-    X, y = _sign_task()
+    X, y = sign_task()
     Xb = make_X(X)
     yb = y[: len(Xb)]
     with pytest.raises(ValueError, match=match):
@@ -104,7 +102,7 @@ def test_bad_X_is_rejected_with_a_clear_message(make_X, match):
 
 
 def test_bad_targets_and_parameters():
-    X, y = _sign_task()
+    X, y = sign_task()
     with pytest.raises(ValueError, match="inconsistent numbers of samples: 120 sequences and 119"):
         SRNClassifier(**FAST).fit(X, y[:-1])
     with pytest.raises(ValueError, match="at least 2 classes.*only one class"):
@@ -127,10 +125,8 @@ def test_learns_a_short_memory_task_to_95_percent():
     """Temporal order at length 10: A/B symbols at steps 1 and 5, 4 classes."""
     X, y = make_temporal_order(3000, 10, random_state=0)
     X_test, y_test = make_temporal_order(1000, 10, random_state=1)
-    tic = time.perf_counter()
     clf = SRNClassifier(n_hidden=32, sigma=0.2, learning_rate=1e-2, max_iter=30, random_state=0)
     clf.fit(X, y)
-    assert time.perf_counter() - tic < 60
     assert clf.score(X_test, y_test) >= 0.95
 
 
@@ -145,7 +141,7 @@ def test_regressor_multi_output_and_1d_targets():
 
 
 def test_divergence_is_reported_and_weights_stay_finite():
-    X, y = _sign_task()
+    X, y = sign_task()
     reg = SRNRegressor(n_hidden=12, sigma=1.0, learning_rate=1e6, max_iter=5, random_state=0)
     with pytest.warns(ConvergenceWarning, match="diverged"):
         reg.fit(X, y * 1e3)
@@ -166,7 +162,7 @@ def test_early_stopping_keeps_the_best_validated_network():
 
 
 def test_internal_validation_split_and_early_stop():
-    X, y = _sign_task(n=200)
+    X, y = sign_task(n=200)
     clf = SRNClassifier(**{**FAST, "max_iter": 200}, early_stopping=True, n_iter_no_change=3)
     clf.fit(X, y)
     assert clf.n_iter_ < 200  # stopped early
@@ -174,23 +170,23 @@ def test_internal_validation_split_and_early_stop():
 
 
 def test_x_val_contract():
-    X, y = _sign_task()
+    X, y = sign_task()
     with pytest.raises(ValueError, match="early_stopping is False"):
         SRNClassifier(**FAST).fit(X, y, X_val=X, y_val=y)
     with pytest.raises(ValueError, match="must be passed together"):
         SRNClassifier(**FAST, early_stopping=True).fit(X, y, X_val=X)
 
 
-def test_max_updates_and_batches():
-    X, y = _sign_task(n=95)
-    clf = SRNClassifier(**{**FAST, "batch_size": 10}, max_updates=25).fit(X, y)
+def test_max_candidates_and_batches():
+    X, y = sign_task(n=95)
+    clf = SRNClassifier(**{**FAST, "batch_size": 10}, max_candidates=25).fit(X, y)
     assert clf.n_updates_ == 25 and clf.n_iter_ == 3
     clf = SRNClassifier(**{**FAST, "batch_size": 10, "max_iter": 2, "tol": None}).fit(X, y)
     assert clf.n_updates_ == 20  # 10 minibatches per epoch, the last one of 5
 
 
 def test_warm_start_and_partial_fit_continue_the_network():
-    X, y = _sign_task()
+    X, y = sign_task()
     clf = SRNClassifier(**{**FAST, "max_iter": 3, "tol": None}, warm_start=True).fit(X, y)
     w = clf.recurrent_weights_.copy()
     n = clf.n_updates_
@@ -221,7 +217,7 @@ def test_warm_start_and_partial_fit_continue_the_network():
 
 
 def test_restarts_are_independent_of_n_jobs():
-    X, y = _sign_task()
+    X, y = sign_task()
     a = SRNClassifier(**FAST, n_restarts=3, n_jobs=1).fit(X, y)
     b = SRNClassifier(**FAST, n_restarts=3, n_jobs=2).fit(X, y)
     assert a.restart_scores_.shape == (3,)
@@ -232,7 +228,7 @@ def test_restarts_are_independent_of_n_jobs():
 
 
 def test_float32_end_to_end():
-    X, y = _sign_task()
+    X, y = sign_task()
     a = SRNClassifier(**FAST).fit(X.astype(np.float32), y)
     b = SRNClassifier(**FAST).fit(X, y)
     assert a.recurrent_weights_.dtype == np.float32 and b.recurrent_weights_.dtype == np.float64
@@ -240,14 +236,14 @@ def test_float32_end_to_end():
 
 
 def test_pickle_round_trip_gives_identical_predictions():
-    X, y = _sign_task()
+    X, y = sign_task()
     clf = SRNClassifier(**FAST).fit(X, y)
     clf2 = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(clf.predict_proba(X), clf2.predict_proba(X))
 
 
 def test_edited_weight_attributes_take_effect():
-    X, y = _sign_task()
+    X, y = sign_task()
     reg = SRNRegressor(**FAST).fit(X, y.astype(float))
     before = reg.predict(X)
     reg.output_bias_ = reg.output_bias_ + 1.0
@@ -255,7 +251,7 @@ def test_edited_weight_attributes_take_effect():
 
 
 def test_sklearn_workflows():
-    X, y = _sign_task(F=1)
+    X, y = sign_task(F=1)
     X2 = X[:, :, 0]
     clf = SRNClassifier(**{**FAST, "max_iter": 10})
     assert clone(clf).get_params() == clf.get_params()
@@ -268,7 +264,7 @@ def test_sklearn_workflows():
 
 
 def test_verbose_prints_one_line_per_epoch(capsys):
-    X, y = _sign_task()
+    X, y = sign_task()
     SRNClassifier(**{**FAST, "max_iter": 3, "tol": None}, verbose=1).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and all("updates/s" in line and "loss" in line for line in lines)
@@ -280,12 +276,10 @@ def test_ctrl_c_keeps_the_weights_so_far():
     clf = SRNClassifier(n_hidden=32, max_iter=1000, tol=None, random_state=0)
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
-    tic = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         clf.fit(X, y)
     timer.join()
-    assert time.perf_counter() - tic < 30
     assert any("interrupted" in str(w.message) for w in caught)
     assert 0 < clf.n_updates_ < 1000 * 200
     assert np.isfinite(clf.predict_proba(X[:5])).all()
@@ -301,7 +295,7 @@ def test_two_fits_in_threads_match_sequential_and_leave_blas_threads_alone():
 
     before = blas_threads()
     X, y = make_temporal_order(400, 50, random_state=0)
-    kw = dict(spectral_radius=0.95, max_updates=60, tol=None)
+    kw = dict(spectral_radius=0.95, max_candidates=60, tol=None)
     seq = [SRNClassifier(**kw, random_state=s).fit(X, y) for s in (1, 2)]
     par = [SRNClassifier(**kw, random_state=s) for s in (1, 2)]
     threads = [threading.Thread(target=est.fit, args=(X, y)) for est in par]
@@ -312,3 +306,143 @@ def test_two_fits_in_threads_match_sequential_and_leave_blas_threads_alone():
     for a, b in zip(seq, par):
         np.testing.assert_array_equal(a.recurrent_weights_, b.recurrent_weights_)
     assert blas_threads() == before
+
+
+# -- divergence ----------------------------------------------------------------
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_divergence_leaves_a_usable_model(early_stopping, issue_data):
+    from sksgr.diagnostics import init_network
+
+    X, y, _ = issue_data
+    params = dict(learning_rate=1e3, max_iter=20, random_state=0, early_stopping=early_stopping)
+    initial = init_network(SRNRegressor(**params), X, y)
+    reg = SRNRegressor(**params)
+    with pytest.warns(ConvergenceWarning, match="diverged") as record:
+        reg.fit(X, y)
+    assert len([w for w in record if "diverged" in str(w.message)]) == 1
+    assert np.abs(reg.recurrent_weights_).max() < 1e6
+    assert np.isfinite(reg.predict(X)).all()
+    score = reg.score(X, y)
+    assert np.isfinite(score)
+    if not early_stopping:  # then init_network gives fit's initial weights
+        assert score >= initial.score(X, y) - 1e-12
+    # warm_start continues from a sane state: at a sane learning rate it does not diverge
+    reg.set_params(learning_rate=1e-3, max_iter=5, warm_start=True, early_stopping=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        warnings.filterwarnings("ignore", ".*maximum iterations", ConvergenceWarning)
+        reg.fit(X, y)
+    assert np.isfinite(reg.score(X, y))
+
+
+def test_divergence_is_reported_even_when_the_loss_stays_finite(issue_data):
+    """Softmax cross-entropy stays finite however large the weights: the blow-up
+    of the weights themselves is what is detected."""
+    X, _, yc = issue_data
+    clf = SRNClassifier(learning_rate=1e100, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="diverged at candidate minibatch 1 .*initial"):
+        clf.fit(X, yc)
+    assert np.abs(clf.recurrent_weights_).max() < 1
+    assert np.isfinite(clf.predict_proba(X)).all()
+    assert clf.n_updates_ == 0
+
+
+# -- Ctrl-C --------------------------------------------------------------------
+
+def test_interrupt_is_noticed_after_a_bounded_amount_of_work(monkeypatch):
+    """At T = 2,000 a minibatch is ~1e9 multiply-adds: the flag set before training
+    stops it after the first one (not after 256 minibatches or the epoch).
+    Counted in minibatches, not in seconds."""
+    from contextlib import contextmanager
+
+    import sksgr._base
+    from sksgr._training import StopFlag, chunk_length
+
+    @contextmanager
+    def already_interrupted():
+        flag = StopFlag()
+        flag.set()
+        yield flag
+
+    monkeypatch.setattr(sksgr._base, "stop_on_sigint", already_interrupted)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 2000, 1))
+    y = (X[:, 0, 0] > 0).astype(int)
+    clf = SRNClassifier(n_hidden=100, max_iter=3, random_state=0)
+    with pytest.warns(UserWarning, match="interrupted by user; kept the last weights"):
+        clf.fit(X, y)
+    assert chunk_length(2000, 10, 1, 100, 2) == 1
+    assert clf.n_candidates_ == 1
+    # small networks: a chunk is still about the same work, capped at 256 minibatches
+    assert chunk_length(10, 10, 1, 12, 2) == 256
+    assert 10 <= chunk_length(100, 10, 6, 100, 4) <= 40  # the paper's size: ~30 ms
+    assert chunk_length(100, 10, 6, 100, 4, sgr=True) < chunk_length(100, 10, 6, 100, 4)
+
+    X, y = sign_task(n=400)
+    clf = SRNClassifier(**FAST, early_stopping=True)
+    with pytest.warns(UserWarning, match="kept the best validated weights so far"):
+        clf.fit(X, y)
+
+
+# -- no silent coercions -----------------------------------------------------------
+
+@pytest.mark.parametrize("q_range", [(1, -1), (1,), (np.nan, 1), "ab"])
+def test_unused_parameters_are_validated_too(q_range):
+    X, y = sign_task(n=30)
+    with pytest.raises(ValueError, match="q_range"):
+        SRNClassifier(**FAST, q_range=q_range).fit(X, y)  # gradient_regularization=False
+    with pytest.raises(ValueError, match="q_range"):
+        SRNClassifier(**FAST, q_range=q_range).partial_fit(X, y, classes=[0, 1])
+
+
+def test_n_jobs_zero_is_rejected_with_one_restart():
+    X, y = sign_task(n=30)
+    with pytest.raises(InvalidParameterError, match="n_jobs"):
+        SRNRegressor(**FAST, n_jobs=0).fit(X, y.astype(float))
+
+
+def test_complex_values_in_a_list_of_sequences_are_an_error_not_a_warning():
+    X, y = sign_task(n=4)
+    seqs = [X[0].astype(complex) + 1j, X[1][:4], X[2], X[3][:2]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="Complex data not supported"):
+            SRNClassifier(**FAST).fit(seqs, y)
+
+
+def test_classifier_nan_target_is_one_clear_error():
+    X, y = sign_task(n=30)
+    y = y.astype(float)
+    y[3] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning beside the error
+        with pytest.raises(ValueError, match="Input y contains NaN"):
+            SRNClassifier(**FAST).fit(X, y)
+
+
+# -- names and signatures ----------------------------------------------------------
+
+def test_validation_data_is_keyword_only():
+    X, y = sign_task(n=30)
+    with pytest.raises(TypeError):
+        SRNClassifier(**FAST, early_stopping=True).fit(X, y, X, y)
+
+
+def test_training_warnings_point_at_the_callers_line():
+    X, y = sign_task(n=30)
+    with pytest.warns(ConvergenceWarning, match="maximum iterations") as record:
+        SRNClassifier(**{**FAST, "max_iter": 2}).fit(X, y)
+    assert record[0].filename == __file__
+    clf = SRNClassifier(**{**FAST, "learning_rate": 1e100})
+    with pytest.warns(ConvergenceWarning, match="diverged") as record:
+        clf.partial_fit(X, y, classes=[0, 1])
+    assert record[0].filename == __file__
+
+
+def test_max_candidates_counts_skipped_candidates_too():
+    X, y = make_temporal_order(200, 12, random_state=0)
+    clf = SRNClassifier(n_hidden=8, max_candidates=30, gradient_regularization=True,
+                        ds_max=1e-9, max_skips=5, random_state=0).fit(X, y)  # skips most
+    assert clf.n_candidates_ == 30 and clf.n_updates_ + clf.n_skipped_ == 30
+    assert clf.n_skipped_ > 0 and clf.n_guarded_ > 0

@@ -5,8 +5,10 @@ import pytest
 
 from sksgr import _bptt_fast
 from sksgr._bptt_fast import HEAD_IDENTITY, HEAD_SOFTMAX
+from sksgr._init import PARAMETER_NAMES, n_params, pack_dict, parameter_slices, penalized
 from sksgr._numpy_reference import (
     PARAM_NAMES,
+    adam_step,
     forward,
     init_params,
     loss_and_gradients,
@@ -29,7 +31,7 @@ def _problem(head, *, n=6, T=7, F=3, H=5, O=4, variable=True, seed=0, dtype=np.f
         Y = np.eye(O)[rng.integers(0, O, size=n)]
     else:
         Y = rng.normal(size=(n, O))
-    coef = np.concatenate([params[k].ravel() for k in PARAM_NAMES])
+    coef = pack_dict(params)
     return params, X.astype(dtype), lengths, Y.astype(dtype), coef.astype(dtype)
 
 
@@ -52,10 +54,10 @@ def test_gradient_matches_central_differences(head, depth, variable):
         # untruncated gradient only where truncation cannot matter
         full_loss, full_grad = _kernel_loss_grad(X, Y, lengths, coef, H, head, 0, alpha)
         assert loss == full_loss
-        n_out = H * 4 + 4  # W_out and b_out are not affected by truncation
-        np.testing.assert_allclose(grad[-n_out:], full_grad[-n_out:], rtol=1e-12)
+        out = parameter_slices(3, H, 4)["W_out"].start  # W_out, b_out: not truncated
+        np.testing.assert_allclose(grad[out:], full_grad[out:], rtol=1e-12)
         if depth == 1:
-            assert not np.allclose(grad[:-n_out], full_grad[:-n_out])
+            assert not np.allclose(grad[:out], full_grad[:out])
         return
     eps = 1e-6
     num = np.empty_like(coef)
@@ -75,7 +77,7 @@ def test_kernel_matches_numpy_reference(head, depth):
     params, X, lengths, Y, coef = _problem(head, n=9, T=11, H=6, seed=3)
     loss, grad = _kernel_loss_grad(X, Y, lengths, coef, 6, head, depth or 0)
     ref_loss, ref = loss_and_gradients(params, X, lengths, Y, head, depth)
-    ref_grad = np.concatenate([ref[k].ravel() for k in PARAM_NAMES])
+    ref_grad = pack_dict(ref)
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-14)
 
@@ -120,8 +122,52 @@ def test_train_minibatches_matches_reference_sgd():
             ref_loss, g = loss_and_gradients(params, X[idx], lengths[idx], Y[idx], "softmax")
             assert losses[b] == pytest.approx(ref_loss, rel=1e-12)
             sgd_momentum_step(params, ref_v, g, 0.05, 0.9, nesterov)
-        ref_coef = np.concatenate([params[k].ravel() for k in PARAM_NAMES])
+        ref_coef = pack_dict(params)
         np.testing.assert_allclose(coef, ref_coef, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 2e-4)])
+def test_train_minibatches_matches_reference_adam(dtype, rtol):
+    """Several Adam updates agree with the reference (scikit-learn's Adam rule)."""
+    params, X, lengths, Y, coef = _problem("identity", n=12, T=9, H=5, seed=6, dtype=dtype)
+    P = coef.size
+    state = np.zeros(_bptt_fast.optimizer_state_size(P, _bptt_fast.SOLVER_ADAM), dtype=dtype)
+    assert state.size == 2 * P + 1
+    order = np.array([3, 1, 4, 0, 5, 9, 2, 6, 11, 7, 8, 10], dtype=np.intp)
+    starts = np.array([0, 4, 8, 11, 12], dtype=np.intp)
+    work = np.empty(_bptt_fast.workspace_size(4, 9, 3, 5, 4), dtype=dtype)
+    done = _bptt_fast.train_minibatches(
+        X, Y, lengths, order, starts, coef, state, work, np.empty(4),
+        5, HEAD_IDENTITY, 0, 0.01, 0.9, False, 0.0,
+        solver=_bptt_fast.SOLVER_ADAM, beta_1=0.8, beta_2=0.99, epsilon=1e-6,
+    )
+    assert done == 4
+    params = {k: v.astype(np.float64) for k, v in params.items()}
+    ref = {"m": {k: np.zeros_like(v) for k, v in params.items()},
+           "s": {k: np.zeros_like(v) for k, v in params.items()}, "t": 0}
+    for b in range(4):
+        idx = order[starts[b] : starts[b + 1]]
+        _, g = loss_and_gradients(params, X[idx].astype(np.float64), lengths[idx],
+                                  Y[idx].astype(np.float64), "identity")
+        adam_step(params, ref, g, 0.01, 0.8, 0.99, 1e-6)
+    np.testing.assert_allclose(coef, pack_dict(params), rtol=rtol, atol=rtol * 1e-2)
+    # the state: [m, s, t]
+    np.testing.assert_allclose(state[:P], pack_dict(ref["m"]), rtol=rtol, atol=rtol * 1e-2)
+    np.testing.assert_allclose(state[P:2 * P], pack_dict(ref["s"]), rtol=rtol,
+                               atol=rtol * 1e-4)
+    assert state[-1] == 4
+
+
+def test_train_minibatches_rejects_a_state_of_the_wrong_size():
+    _, X, lengths, Y, coef = _problem("identity", n=4, T=5, H=5)
+    with pytest.raises(ValueError, match="velocity"):
+        _bptt_fast.train_minibatches(
+            X, Y, lengths, np.arange(4, dtype=np.intp), np.array([0, 4], dtype=np.intp), coef,
+            np.zeros_like(coef), np.empty(_bptt_fast.workspace_size(4, 5, 3, 5, 4)),
+            np.empty(1), 5, HEAD_IDENTITY, 0, 0.01, 0.9, False, 0.0,
+            solver=_bptt_fast.SOLVER_ADAM)
+    with pytest.raises(ValueError, match="solver"):
+        _bptt_fast.optimizer_state_size(10, 7)
 
 
 def test_train_minibatches_stops_before_a_non_finite_step():
@@ -197,3 +243,44 @@ def test_forward_backward_returns_the_reference_states_and_deltas():
     D_ref = backward_deltas(params, Z_ref, lengths, err / len(X) @ params["W_out"].T)
     np.testing.assert_allclose(Z, Z_ref, rtol=1e-12)
     np.testing.assert_allclose(D, D_ref, rtol=1e-10, atol=1e-15)
+
+
+def test_train_minibatches_does_not_apply_a_step_beyond_max_abs_weight():
+    _, X, lengths, Y, coef = _problem("identity", variable=False)
+    velocity = np.zeros_like(coef)
+    order = np.arange(6, dtype=np.intp)
+    starts = np.array([0, 2, 4, 6], dtype=np.intp)
+    work = np.empty(_bptt_fast.workspace_size(2, 7, 3, 5, 4))
+    args = (X, Y, lengths, order, starts)
+    tail = (5, HEAD_IDENTITY, 0, 1e3, 0.9, False, 0.0)
+    free = coef.copy()
+    assert _bptt_fast.train_minibatches(*args, free, np.zeros_like(coef), work, np.empty(3),
+                                        *tail) == 3
+    bound = 0.5 * (np.abs(coef).max() + np.abs(free).max())  # crossed at some step
+    before = coef.copy()
+    done = _bptt_fast.train_minibatches(*args, coef, velocity, work, np.empty(3), *tail,
+                                        max_abs_weight=bound)
+    assert done < 3
+    assert np.abs(coef).max() <= bound  # the step that crossed it was not applied
+    if done == 0:
+        np.testing.assert_array_equal(coef, before)
+
+
+@pytest.mark.parametrize("sizes", [(1, 1, 1), (3, 5, 4), (7, 100, 2)])
+def test_one_parameter_layout_for_the_kernels_and_python(sizes):
+    """The kernels' C layout is the one _init.PARAMETERS defines (order, offsets)."""
+    kernel = _bptt_fast.parameter_layout(*sizes)
+    python = parameter_slices(*sizes)
+    assert list(kernel) == list(python) == list(PARAMETER_NAMES) == list(PARAM_NAMES)
+    assert {k: (s.start, s.stop) for k, s in python.items()} == kernel
+    assert _bptt_fast.n_params(*sizes) == n_params(*sizes)
+    # the L2 penalty of the kernel covers the entries _init marks as penalized
+    F, H, O = sizes
+    coef = np.random.default_rng(0).normal(size=n_params(*sizes))
+    X, Y = np.zeros((1, 2, F)), np.zeros((1, O))
+    grad0, grad1 = np.empty_like(coef), np.empty_like(coef)
+    l0 = _bptt_fast.forward_backward(X, Y, np.full(1, 2, np.int32), coef, grad0, H, HEAD_IDENTITY)
+    l1 = _bptt_fast.forward_backward(X, Y, np.full(1, 2, np.int32), coef, grad1, H, HEAD_IDENTITY,
+                                     0, 1.0)
+    np.testing.assert_allclose(grad1 - grad0, np.where(penalized(*sizes), coef, 0.0), atol=1e-12)
+    assert l1 - l0 == pytest.approx(0.5 * np.sum(coef[penalized(*sizes)] ** 2))

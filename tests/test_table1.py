@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "table1.py"
 
@@ -18,12 +17,14 @@ TASKS = ["temporal_order", "adding"]
 TITLES = ["Temporal order", "Adding"]
 LENGTHS = [10, 12]
 N_NETS = 2
-TINY = ["--tasks", *TASKS, "--lengths", *map(str, LENGTHS), "--n-nets", str(N_NETS),
+TINY = ["--protocol", "pascanu", "--methods", "off", "on", "--tasks", *TASKS,
+        "--lengths", *map(str, LENGTHS), "--n-nets", str(N_NETS),
         "--updates", "40", "--validation-interval", "10", "--n-train", "200",
         "--n-val", "50", "--n-test", "100", "--n-hidden", "20", "--n-jobs", "2"]
 COLUMNS = ["net", "seed", "task", "T", "method", "best_validation", "best_at",
            "test_accuracy", "candidates", "updates", "skipped", "guarded", "spectral_radius",
-           "wall_time_s", "cpu_time_s", "notes"]
+           "wall_time_s", "cpu_time_s", "notes", "epochs", "train_time_s", "validation_time_s",
+           "code_commit"]
 
 
 def _run(args, tmp_path):
@@ -66,7 +67,7 @@ def _check_table(md, methods):
             assert best >= mean
     # the paper's table is there, with its own numbers
     assert "T=150, grad. reg. ON | 72% | 42% | 47% | 13% |" in md
-    assert "Not the paper's setting" in md and "--init pascanu" in md
+    assert "Not the paper's setting" in md and "init='pascanu'" in md
     return rows
 
 
@@ -94,10 +95,12 @@ def _check_csv(path, methods):
     return rows
 
 
+@pytest.mark.slow
 def test_table1_off_end_to_end(tmp_path):
     proc = _run([*TINY, "--methods", "off", "--no-figures"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     md = (tmp_path / "table1.md").read_text()
+    assert "Protocol `pascanu`" in md
     assert md.strip() in proc.stdout  # printed and written
     _check_table(md, ["off"])
     _check_csv(tmp_path / "results.csv", ["off"])
@@ -105,6 +108,7 @@ def test_table1_off_end_to_end(tmp_path):
     assert len(re.findall(r"^\[\s*\d+/8\]", proc.stdout, flags=re.MULTILINE)) == 8
 
 
+@pytest.mark.slow
 def test_table1_off_on_end_to_end(tmp_path):
     pytest.importorskip("matplotlib")
     proc = _run(TINY, tmp_path)
@@ -120,36 +124,166 @@ def test_table1_off_on_end_to_end(tmp_path):
         png = tmp_path / name
         assert png.exists() and png.stat().st_size > 1000
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = (tmp_path / "fig2_summary.md").read_text()
+    for label in ("| grad. reg. OFF |", "| grad. reg. ON |"):
+        line = next(x for x in summary.splitlines() if x.startswith(label))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        start, minimum = float(cells[1]), float(cells[3])
+        assert 0 < minimum <= start  # the minimum over the records includes the start
+        assert cells[4] == "never" or cells[4].startswith("candidate ")
 
 
-def test_table1_parse_args_full_budget():
+def _module():
     spec = importlib.util.spec_from_file_location("table1", SCRIPT)
     table1 = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(table1)
-    args = table1.parse_args(["--full"])
+    return table1
+
+
+def test_table1_parse_args_full_budget():
+    table1 = _module()
+    args = table1.parse_args(["--full", "--protocol", "pascanu"])
     assert (args.n_nets, args.updates, args.lengths) == (10, 100_000, [100, 150])
     assert (args.n_train, args.n_val, args.n_test) == (20_000, 1_000, 10_000)
-    assert args.tasks == list(table1.TASKS) and args.methods == ["off", "on"]
+    assert args.tasks == list(table1.TASKS) and args.methods == ["off", "on", "clip"]
     est = table1.make_estimator("adding", "off", 3, args)
-    assert (est.max_updates, est.tol, est.validation_interval, est.random_state) == (
+    assert (est.max_candidates, est.tol, est.validation_interval, est.random_state) == (
         100_000, None, 50, 3)
     assert (est.batch_size, est.momentum, est.n_hidden, est.n_jobs) == (10, 0.9, 100, 1)
-    # --sgr reaches the ON runs only
+    assert (est.learning_rate, est.init, est.clip_norm) == (1e-3, "pascanu", None)
+    # --sgr reaches the ON runs only; clip differs from OFF only in clip_norm
     on = table1.make_estimator("temporal_order", "on", 3, table1.parse_args(
         ["--sgr", "ds_mode=exact", "max_skips=None", "q_range=(-2, 2)"]))
     assert on.get_params()["gradient_regularization"] is True
     assert (on.ds_mode, on.max_skips, on.q_range) == ("exact", None, (-2, 2))
     assert est.get_params()["gradient_regularization"] is False
-    paper = table1.parse_args(["--init", "paper"])
-    assert paper.init_params == {"sigma": 0.01, "spectral_radius": None, "recurrent_nonzeros": None}
-    pascanu = table1.parse_args([])
-    assert pascanu.init_params == {"sigma": 0.01, "spectral_radius": 0.95, "recurrent_nonzeros": 15}
+    clip = table1.make_estimator("adding", "clip", 3, args)
+    assert clip.clip_norm == 1.0 and clip.gradient_regularization is False
+    assert {k: repr(v) for k, v in clip.get_params().items() if k != "clip_norm"} == {
+        k: repr(v) for k, v in est.get_params().items() if k != "clip_norm"}
     # data sets: fixed per (task, T, split), distinct across them
     assert table1.data_seed(0, "adding", 30, "train") == table1.data_seed(0, "adding", 30, "train")
     assert len({table1.data_seed(0, t, T, s) for t in table1.TASKS for T in (30, 60)
                 for s in ("train", "val", "test")}) == 24
 
 
+def test_table1_chernodub_protocol_settings():
+    table1 = _module()
+    args = table1.parse_args([])  # the quick default: the authors' protocol
+    assert args.protocol == "chernodub" and args.convention == "chernodub"
+    assert (args.learning_rate, args.batch_size, args.init) == (2e-3, 20, "pascanu")
+    assert (args.select_by, args.stop_at, args.epoch_size) == ("loss", 0.99, 50)
+    assert args.tolerances == {"adding": 0.08, "multiplication": 0.04} and args.inclusive
+    est = table1.make_estimator("adding", "off", 0, args)
+    assert est.warm_start and est.max_iter == 1 and not est.shuffle and est.tol is None
+    # every piece is overridable by its own flag
+    args = table1.parse_args(["--learning-rate", "1e-3", "--batch-size", "10", "--init",
+                              "xavier_uniform", "--select-by", "score", "--stop-at", "2",
+                              "--tolerance", "0.04"])
+    assert (args.learning_rate, args.batch_size, args.init, args.select_by, args.stop_at) == (
+        1e-3, 10, "xavier_uniform", "score", 2.0)
+    assert args.tolerances == {"adding": 0.04, "multiplication": 0.04}
+
+
+GOLDEN = ROOT / "tests" / "data" / "table1_pascanu_golden.csv"
+GOLDEN_ARGS = ["--protocol", "pascanu", "--methods", "off", "on", "--tasks", "temporal_order",
+               "adding", "multiplication", "temporal_order_3bit", "--lengths", "10", "12",
+               "--n-nets", "2", "--updates", "60", "--validation-interval", "10",
+               "--n-train", "200", "--n-val", "50", "--n-test", "100", "--n-hidden", "20",
+               "--n-jobs", "1", "--no-figures", "--learning-rate", "0.01"]
+# the columns whose numbers the golden file pins (timings and notes aside)
+PINNED = COLUMNS[:13]
+
+
+def _pinned(path):
+    with open(path, newline="") as f:
+        return sorted(tuple(r[c] for c in PINNED) for r in csv.DictReader(f))
+
+
+def test_table1_pascanu_protocol_numbers_unchanged(tmp_path):
+    """A tiny --protocol pascanu run equals the golden CSV made before the protocols."""
+    _module().main([*GOLDEN_ARGS, "--out", str(tmp_path)])
+    assert _pinned(tmp_path / "results.csv") == _pinned(GOLDEN)
+
+
+CHERNODUB_TINY = ["--tasks", "temporal_order", "adding", "--lengths", "10", "--n-nets", "3",
+                  "--updates", "120", "--epoch-size", "20", "--batch-size", "5",
+                  "--n-train", "300", "--n-val", "60", "--n-test", "100", "--n-hidden", "10",
+                  "--learning-rate", "0.05", "--n-jobs", "1", "--no-figures"]
+CHERNODUB_GOLDEN = ROOT / "tests" / "data" / "table1_chernodub_golden.csv"
+
+
+def test_table1_chernodub_with_clip_end_to_end(tmp_path):
+    rows = _module().main([*CHERNODUB_TINY, "--out", str(tmp_path)])
+    md = (tmp_path / "table1.md").read_text()
+    assert "Protocol `chernodub`" in md and "with replacement" in md
+    for T_label in ("T=10, grad. reg. OFF", "T=10, grad. reg. ON", "T=10, clipping"):
+        assert f"| {T_label} |" in md
+    assert "CLIP − OFF" in md and "ON − CLIP" in md and "p (Holm)" in md
+    assert len(rows) == 2 * 3 * 3
+    for r in rows:
+        assert r["candidates"] <= 120 and r["updates"] + r["skipped"] == r["candidates"]
+        assert 0 < r["best_at"] <= r["candidates"] and r["epochs"] >= 1
+        assert r["train_time_s"] > 0 and r["validation_time_s"] > 0
+        if r["candidates"] < 120:  # only an early stop ends a run before its budget
+            assert "stopped" in r["notes"]
+    # the same networks for every method; clipping changes the trained weights
+    by = {(r["task"], r["net"], r["method"]): r for r in rows}
+    assert any(by[t, n, "clip"]["spectral_radius"] != by[t, n, "off"]["spectral_radius"]
+               for t in ("adding", "temporal_order") for n in range(3))
+    # and the numbers are those of the golden run (made when the protocol was written)
+    assert _pinned(tmp_path / "results.csv") == _pinned(CHERNODUB_GOLDEN)
+
+
+def test_table1_resume_equals_one_run_and_refuses_another_configuration(tmp_path):
+    table1 = _module()
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    table1.main([*CHERNODUB_TINY, "--out", str(whole)])
+    # an interrupted run: only every second unit, then --resume finishes it
+    first = table1.main([*CHERNODUB_TINY, "--out", str(parts), "--shard", "1/2"])
+    assert len(first) == 3 * 3  # units 1, 3, 5 of 6, all three methods each
+    table1.main([*CHERNODUB_TINY, "--out", str(parts), "--resume"])
+    assert _pinned(parts / "results.csv") == _pinned(whole / "results.csv")
+    # another configuration is refused, and so is another code commit
+    with pytest.raises(SystemExit, match="another configuration"):
+        table1.main([*CHERNODUB_TINY, "--learning-rate", "0.01", "--out", str(parts),
+                     "--resume"])
+    config = (parts / "config.json").read_text()
+    (parts / "config.json").write_text(config.replace('"code_commit": "', '"code_commit": "x'))
+    with pytest.raises(SystemExit, match="code commit"):
+        table1.main([*CHERNODUB_TINY, "--out", str(parts), "--resume"])
+
+
+def test_table1_report_merges_shards(tmp_path):
+    table1 = _module()
+    for k in (1, 2):
+        table1.main([*CHERNODUB_TINY, "--out", str(tmp_path / f"s{k}"), "--shard", f"{k}/2"])
+    merged = table1.main(["--report", str(tmp_path / "s1"), str(tmp_path / "s2"),
+                          "--out", str(tmp_path / "merged")])
+    assert len(merged) == 18
+    md = (tmp_path / "merged" / "table1.md").read_text()
+    assert "| T=10, clipping |" in md and "(n=3)" in md
+
+
+def test_paired_statistics():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from paired_stats import holm, sign_flip_test
+
+    assert sign_flip_test([0.1] * 10) == pytest.approx(2 / 1024)
+    assert sign_flip_test([0.0] * 5) == 1.0
+    # brute force on a small case with ties and a zero
+    d = [0.2, -0.1, 0.1, 0.0, 0.3]
+    import itertools
+
+    obs = abs(sum(d))
+    hits = sum(abs(sum(s * x for s, x in zip(signs, d))) >= obs - 1e-12
+               for signs in itertools.product((1, -1), repeat=5))
+    assert sign_flip_test(d) == pytest.approx(hits / 32)
+    assert holm([0.01, 0.04, 0.03]) == [0.03, 0.06, 0.06]
+    assert holm([0.5, 0.001]) == [0.5, 0.002]
+
+
+@pytest.mark.slow
 @pytest.mark.dask
 def test_table1_on_a_dask_local_cluster(tmp_path):
     pytest.importorskip("distributed")

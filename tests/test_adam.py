@@ -1,0 +1,60 @@
+"""The Adam solver: its state, SGR with it, and what it learns."""
+
+import numpy as np
+import pytest
+
+from sksgr import SRNClassifier, SRNRegressor
+from sksgr.datasets import make_temporal_order
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(60, 8, 3))
+y = X[:, :, 0].sum(1)
+KW = dict(n_hidden=8, solver="adam", learning_rate=0.01, batch_size=60, shuffle=False,
+          tol=None, random_state=0)
+
+
+def test_adam_state_is_kept_by_partial_fit_and_restarted_by_a_warm_fit():
+    part = SRNRegressor(**KW)
+    part.partial_fit(X, y).partial_fit(X, y)
+    whole = SRNRegressor(**KW, max_iter=2).fit(X, y)
+    np.testing.assert_allclose(part.recurrent_weights_, whole.recurrent_weights_, rtol=1e-12)
+    warm = SRNRegressor(**KW, max_iter=1, warm_start=True)
+    warm.fit(X, y).fit(X, y)
+    # a restarted Adam takes its first, bias-corrected step again: another path
+    assert not np.allclose(warm.recurrent_weights_, whole.recurrent_weights_, rtol=1e-6)
+
+
+def test_switching_solver_on_a_warm_fit_starts_a_fresh_state():
+    net = SRNRegressor(**{**KW, "solver": "sgd"}, max_iter=2, warm_start=True).fit(X, y)
+    net.set_params(solver="adam").partial_fit(X, y)  # state of another size: fresh
+    assert np.isfinite(net.predict(X)).all()
+
+
+def test_sgd_path_unchanged_by_the_solver_parameter():
+    """solver="sgd" (the default) trains exactly as before the solver existed."""
+    a = SRNRegressor(**{**KW, "solver": "sgd"}, max_iter=3).fit(X, y)
+    b = SRNRegressor(**{k: v for k, v in KW.items() if k != "solver"}, max_iter=3).fit(X, y)
+    np.testing.assert_array_equal(a.recurrent_weights_, b.recurrent_weights_)
+
+
+def test_skipped_candidates_leave_the_adam_state_alone():
+    Xc, yc = make_temporal_order(100, 12, random_state=0)
+    kw = dict(n_hidden=8, sigma=0.1, max_iter=1, random_state=0, solver="adam")
+    clf = SRNClassifier(**kw, gradient_regularization=True, ds_max=1e-300,
+                        max_skips=None).fit(Xc, yc)
+    ref = SRNClassifier(**kw, learning_rate=1e-300).fit(Xc, yc)  # effectively no step
+    assert clf.n_updates_ == 0 and clf.n_skipped_ == 10
+    np.testing.assert_array_equal(clf.recurrent_weights_, ref.recurrent_weights_)
+    # nothing moved: a later partial_fit is Adam's first step, as from a fresh start
+    fresh = SRNClassifier(**kw).fit(Xc, yc)
+    clf.set_params(gradient_regularization=False).partial_fit(Xc, yc)
+    np.testing.assert_allclose(clf.recurrent_weights_, fresh.recurrent_weights_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("sgr", [False, True])
+def test_adam_with_and_without_sgr_learns_a_short_task(sgr):
+    Xc, yc = make_temporal_order(400, 10, random_state=1)
+    clf = SRNClassifier(n_hidden=20, solver="adam", init="xavier_uniform", learning_rate=0.01,
+                        batch_size=20, max_iter=30, tol=None, random_state=0,
+                        gradient_regularization=sgr).fit(Xc, yc)
+    assert clf.score(Xc, yc) > 0.9
