@@ -102,6 +102,17 @@ def _padding_to_lengths(X):
     return np.where(nan, 0, X).astype(X.dtype, copy=False), lengths.astype(np.int32)
 
 
+def as_array_or_ragged(X):
+    """A list of sequences as one array, or ``(None, True)`` if their shapes differ."""
+    try:
+        arr = np.asarray(X)
+    except ValueError:  # inhomogeneous shapes
+        return None, True
+    if arr.dtype == object and arr.ndim == 1:
+        return None, True
+    return arr, False
+
+
 def check_sequences(estimator, X, *, reset):
     """Validate ``X`` for ``estimator``; return ``(X_padded, lengths)``.
 
@@ -112,11 +123,7 @@ def check_sequences(estimator, X, *, reset):
     estimator; otherwise they are checked against it.
     """
     if isinstance(X, (list, tuple)):
-        try:
-            arr = np.asarray(X)
-            ragged = arr.dtype == object and arr.ndim == 1
-        except ValueError:  # inhomogeneous shapes
-            ragged = True
+        arr, ragged = as_array_or_ragged(X)
         X = _ragged_to_padded(X) if ragged else arr
     ndim = getattr(X, "ndim", None)
     if ndim is None or ndim <= 2 or not hasattr(X, "shape"):

@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from ._sequences import check_sequences
+from ._sequences import as_array_or_ragged, check_sequences
 
 
 def _valid_steps(lengths, n_timesteps):
@@ -203,11 +203,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         copy = self.copy if copy is None else copy
         form = "3d" if getattr(X, "ndim", None) == 3 else "2d"
         if isinstance(X, (list, tuple)):
-            try:
-                arr = np.asarray(X)
-                ragged = arr.dtype == object and arr.ndim == 1
-            except ValueError:  # inhomogeneous shapes
-                ragged = True
+            arr, ragged = as_array_or_ragged(X)
             if ragged:
                 form = "list"
                 shapes = [np.shape(s) for s in X]

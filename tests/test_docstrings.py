@@ -35,8 +35,9 @@ def test_docs_cite_only_files_of_the_repository():
     """The repository stands alone: no design notes outside it, no missing test files."""
     for path in DOC_FILES:
         text = path.read_text(errors="replace")
-        assert "DESIGN" not in text, path
-        assert "../shared" not in text, path
+        # (spelt in two parts, so that this file does not cite them itself)
+        assert "DES" + "IGN" not in text, path
+        assert "../" + "shared" not in text, path
         for cited in re.findall(r"\b((?:tests|benchmarks|sksgr)/[\w/]+\.(?:py|pyx|pxi|pxd|h))\b",
                                 text):
             assert (ROOT / cited).exists(), f"{path.relative_to(ROOT)} cites {cited}"
