@@ -123,34 +123,22 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paired_stats import holm, sign_flip_test, summarize  # noqa: E402
+from table1_tables import (  # noqa: E402
+    METHOD_LABELS,
+    PAPER_BUDGET,
+    TASK_TITLES,
+    cost_summary,
+    dynamics_summary,
+    format_percent,
+    paper_table,
+    results_table,
+    skipped_summary,
+    statistics_table,
+)
 
 TASKS = ("adding", "multiplication", "temporal_order", "temporal_order_3bit")
-TASK_TITLES = {
-    "adding": "Adding",
-    "multiplication": "Multiplication",
-    "temporal_order": "Temporal order",
-    "temporal_order_3bit": "Temporal order 3-bit",
-}
 REGRESSION_TASKS = ("adding", "multiplication")
 METHODS = ("off", "on", "clip")
-METHOD_LABELS = {"off": "grad. reg. OFF", "on": "grad. reg. ON", "clip": "clipping"}
-
-# Table 1 of Chernodub & Nowicki (2016), copied as printed: (T, method) ->
-# {task: (best, mean)}. "N/A": not reported for multiplication at T = 150.
-PAPER_TABLE1 = {
-    (100, "off"): {"adding": ("99%", "68%"), "multiplication": (">99%", "72%"),
-                   "temporal_order": ("96%", "44%"), "temporal_order_3bit": ("99%", "50%")},
-    (100, "on"): {"adding": (">99%", "96%"), "multiplication": (">99%", "68%"),
-                  "temporal_order": (">99%", "60%"), "temporal_order_3bit": (">99%", "62%")},
-    (150, "off"): {"adding": ("34%", "11%"), "multiplication": ("N/A", "N/A"),
-                   "temporal_order": ("51%", "30%"), "temporal_order_3bit": ("32%", "24%")},
-    (150, "on"): {"adding": ("47%", "13%"), "multiplication": ("N/A", "N/A"),
-                  "temporal_order": ("72%", "42%"), "temporal_order_3bit": ("37%", "30%")},
-}
-PAPER_BUDGET = ("10 networks per task and length, 100,000 updates (2,000 epochs of 50), "
-                "train / val / test = 20,000 / 1,000 / 10,000, lr 1e-5 ... 1e-3, "
-                "sigma = 0.01, safe range Q in [-1, 1]")
 
 # The paper's budget (--full).
 FULL = {"n_nets": 10, "updates": 100_000, "tasks": list(TASKS), "lengths": [100, 150],
@@ -358,17 +346,20 @@ def configuration(args):
     return json.loads(json.dumps(config, default=str))
 
 
+# The benchmark's own code, besides the library (what code_commit follows).
+_CODE_FILES = ("benchmarks/table1.py", "benchmarks/table1_tables.py",
+               "benchmarks/paired_stats.py")
+
+
 def code_commit():
     """The last commit that touched the library or this script ('unknown' outside git)."""
     root = Path(__file__).resolve().parents[1]
     try:
         out = subprocess.run(
-            ["git", "log", "-1", "--format=%H", "--", "sksgr", "setup.py",
-             "benchmarks/table1.py", "benchmarks/paired_stats.py"],
+            ["git", "log", "-1", "--format=%H", "--", "sksgr", "setup.py", *_CODE_FILES],
             cwd=root, capture_output=True, text=True, check=True, timeout=30)
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "sksgr", "setup.py", "benchmarks/table1.py",
-             "benchmarks/paired_stats.py"],
+            ["git", "status", "--porcelain", "--", "sksgr", "setup.py", *_CODE_FILES],
             cwd=root, capture_output=True, text=True, check=True, timeout=30).stdout.strip()
         return out.stdout.strip()[:12] + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
@@ -737,100 +728,6 @@ def finished_units(rows, methods):
 # --------------------------------------------------------------------------
 # tables
 # --------------------------------------------------------------------------
-def _pct(x):
-    return f"{100 * x:.1f}%"
-
-
-def _row_label(T, method):
-    return f"T={T}, {METHOD_LABELS[method]}"
-
-
-def _header(tasks):
-    cols = [f"{TASK_TITLES[t]} {stat}" for t in tasks for stat in ("best", "mean")]
-    return ("| | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols))
-
-
-def _cell(rows, task, T, method):
-    return [r["test_accuracy"] for r in rows
-            if r["task"] == task and r["T"] == T and r["method"] == method]
-
-
-def results_table(rows, tasks, lengths, methods):
-    """Markdown table in the layout of the paper's Table 1: best / mean test accuracy."""
-    lines = list(_header(tasks))
-    for T in sorted(lengths):
-        for method in methods:
-            cells = []
-            for task in tasks:
-                acc = _cell(rows, task, T, method)
-                cells += [_pct(max(acc)), _pct(float(np.mean(acc)))] if acc else ["–", "–"]
-            lines.append(f"| {_row_label(T, method)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-COMPARISONS = (("on", "off"), ("clip", "off"), ("on", "clip"))
-
-
-def paired_comparisons(rows, tasks, lengths, methods):
-    """[(task, T, a, b, n, mean difference, p, Holm-adjusted p)] over the table."""
-    found = []
-    for task in tasks:
-        for T in sorted(lengths):
-            for a, b in COMPARISONS:
-                if a not in methods or b not in methods:
-                    continue
-                acc = {m: {r["net"]: r["test_accuracy"] for r in rows if r["task"] == task
-                           and r["T"] == T and r["method"] == m} for m in (a, b)}
-                nets = sorted(set(acc[a]) & set(acc[b]))
-                if not nets:
-                    continue
-                d = np.array([acc[a][n] - acc[b][n] for n in nets])
-                found.append([task, T, a, b, len(nets), float(d.mean()), sign_flip_test(d)])
-    adjusted = holm([f[-1] for f in found]) if found else []
-    return [tuple(f) + (p,) for f, p in zip(found, adjusted)]
-
-
-def statistics_table(rows, args, baselines):
-    """Mean +- sd per cell, the in-run baseline, and the paired comparisons."""
-    lines = ["| task | T | baseline | " + " | ".join(
-        f"{METHOD_LABELS[m]} mean ± sd" for m in args.methods) + " |",
-        "|---|---:|---:|" + "---:|" * len(args.methods)]
-    for task in args.tasks:
-        for T in sorted(args.lengths):
-            cells = []
-            for m in args.methods:
-                acc = _cell(rows, task, T, m)
-                if acc:
-                    mean, sd, _, n = summarize(acc)
-                    cells.append(f"{100 * mean:.1f} ± {100 * sd:.1f} % (n={n})")
-                else:
-                    cells.append("–")
-            base = baselines.get((task, T))
-            lines.append(f"| {TASK_TITLES[task]} | {T} | "
-                         f"{_pct(base) if base is not None else '–'} | "
-                         + " | ".join(cells) + " |")
-    comps = paired_comparisons(rows, args.tasks, args.lengths, args.methods)
-    if comps:
-        lines += ["", "| task | T | comparison | networks | mean difference | p (sign-flip) "
-                  "| p (Holm) |", "|---|---:|---|---:|---:|---:|---:|"]
-        for task, T, a, b, n, diff, p, p_holm in comps:
-            mark = " *" if p_holm < 0.05 else ""
-            lines.append(f"| {TASK_TITLES[task]} | {T} | {a.upper()} − {b.upper()} | {n} | "
-                         f"{100 * diff:+.1f} points{mark} | {p:.3g} | {p_holm:.3g} |")
-        lines += ["", f"Paired over networks (same initial weights and data). p: exact "
-                  f"two-sided sign-flip test of the mean difference; Holm's adjustment over "
-                  f"the {len(comps)} comparisons above; * marks adjusted p < 0.05."]
-    return "\n".join(lines)
-
-
-def paper_table(tasks):
-    lines = list(_header(tasks))
-    for (T, method), values in PAPER_TABLE1.items():
-        cells = [v for task in tasks for v in values[task]]
-        lines.append(f"| {_row_label(T, method)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def baseline_accuracies(args, data):
     """Test success of predicting the training mean (regression) or majority class."""
     from sksgr.metrics import tolerance_accuracy_score
@@ -846,40 +743,6 @@ def baseline_accuracies(args, data):
             values, counts = np.unique(y, return_counts=True)
             out[task, T] = float(np.mean(y_test == values[np.argmax(counts)]))
     return out
-
-
-def cost_summary(rows):
-    """Mean cost per network and method, and SGR's training cost relative to OFF."""
-    parts = []
-    for m in dict.fromkeys(r["method"] for r in rows):
-        mine = [r for r in rows if r["method"] == m]
-        wall = np.mean([r["wall_time_s"] for r in mine])
-        train = np.mean([r["train_time_s"] for r in mine])
-        val = np.mean([r["validation_time_s"] for r in mine])
-        per = np.sum([r["train_time_s"] for r in mine]) / max(
-            1, np.sum([r["candidates"] for r in mine]))
-        text = f"{m.upper()} {wall:,.0f} s per network"
-        if np.isfinite(train) and np.isfinite(val):
-            text += f" ({train:,.0f} s training, {val:,.0f} s validation)"
-        parts.append((m, text, per))
-    per = {m: p for m, _, p in parts}
-    line = "Cost, mean per network: " + "; ".join(t for _, t, _ in parts) + "."
-    if "on" in per and "off" in per and per["off"] > 0 and np.isfinite(per["on"]):
-        line += (f" SGR's training time per candidate minibatch is {per['on'] / per['off']:.2f}× "
-                 "OFF's (the extra is the cost of SGR).")
-    return line
-
-
-def skipped_summary(rows):
-    on = [r for r in rows if r["method"] == "on"]
-    if not on:
-        return None
-    mean = {k: np.mean([r[k] for r in on]) for k in ("candidates", "updates", "skipped",
-                                                       "guarded")}
-    return (f"SGR ON, per network on average: {mean['candidates']:,.0f} candidate "
-            f"minibatches, {mean['updates']:,.0f} weight updates applied "
-            f"({mean['guarded']:,.0f} of them by the max_skips guard), "
-            f"{mean['skipped']:,.0f} skipped.")
 
 
 def markdown_report(rows, args, wall_time, baselines):
@@ -936,7 +799,7 @@ def markdown_report(rows, args, wall_time, baselines):
         if line:
             parts.append(line)
     parts += ["", "### Mean ± sd and paired differences", "",
-              statistics_table(rows, args, baselines), "",
+              statistics_table(rows, args.tasks, args.lengths, args.methods, baselines), "",
               "Baseline: test success of predicting the training mean (regression) or the "
               "majority class.", "",
               "### The paper's Table 1 (Chernodub & Nowicki 2016, T = 100 and 150)", "",
@@ -1019,27 +882,6 @@ def make_figures(args, data):
     (out / "fig2_summary.md").write_text(summary + "\n")
     print(summary, flush=True)
     return runs
-
-
-def dynamics_summary(runs, methods, threshold=1e-7):
-    """Markdown: the long-term gradient (delta norm at the deepest depth) and saturation.
-
-    Answers the paper's Fig. 2 remark: does the norm at depth h = T - 1 fall
-    below ``threshold`` during training (with saturated units), per method?
-    """
-    lines = ["| method | ‖δ‖ at depth T−1: start | after ~500 | minimum | first below "
-             f"{threshold:g} | saturated share: start / ~500 / end | radius at end |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for m, r in zip(methods, runs):
-        deep = r.delta_norms[:, -1]
-        at500 = int(np.argmin(np.abs(r.candidates - 500)))
-        below = np.nonzero(deep < threshold)[0]
-        first = f"candidate {r.candidates[below[0]]:,}" if below.size else "never"
-        lines.append(
-            f"| {METHOD_LABELS[m]} | {deep[0]:.2e} | {deep[at500]:.2e} | {deep.min():.2e} | "
-            f"{first} | {r.saturation[0]:.1%} / {r.saturation[at500]:.1%} / "
-            f"{r.saturation[-1]:.1%} | {r.spectral_radius[-1]:.2f} |")
-    return "\n".join(lines)
 
 
 def _record_dynamics(task, method, X, y, X_probe, y_probe, n_updates, args):
@@ -1129,7 +971,8 @@ def main(argv=None):
         for row in unit_rows:
             print(f"[{done:>3}/{len(units)}] {row['task']:<19} T={row['T']:<4} "
                   f"{row['method']:<4} net {row['net']:<2}: test "
-                  f"{_pct(row['test_accuracy']):>6}, best val {_pct(row['best_validation']):>6}"
+                  f"{format_percent(row['test_accuracy']):>6}, best val "
+                  f"{format_percent(row['best_validation']):>6}"
                   f" at {row['best_at']:,}, updates {row['updates']:,}, skipped "
                   f"{row['skipped']:,}, radius {row['spectral_radius']:.2f}, "
                   f"{row['wall_time_s']:.1f} s  (elapsed {time.perf_counter() - tic:.0f} s)"
