@@ -112,6 +112,7 @@ import ast
 import contextlib
 import copy
 import csv
+import importlib
 import json
 import os
 import subprocess
@@ -639,6 +640,10 @@ def dask_backend(args, shared):
                 dashboard_address=None))
             client = stack.enter_context(Client(cluster))
         n_workers = len(client.scheduler_info()["workers"])
+        # Import the library on every worker before any task arrives: a worker
+        # that first imports it while unpickling tasks in two threads at once
+        # can fail with KeyError('sksgr') (seen once in six CI runs).
+        client.run(importlib.import_module, "sksgr.datasets")
         print(f"dask: {client.scheduler.address}, {n_workers} workers", flush=True)
         stack.enter_context(parallel_config(backend="dask", scatter=shared))
         yield -1
