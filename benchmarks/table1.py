@@ -47,7 +47,11 @@ experiment code for a sibling paper of the same year (MATLAB,
 - the budget ``--updates`` counts *candidate* minibatches: a candidate that
   SGR skips counts as one of the paper's "100,000 corrections", so every
   method sees the same number of minibatches (the CSV records the updates
-  actually applied).
+  actually applied). ``--budget applied`` counts applied weight updates
+  instead (the other reading of "corrections of weights"): SGR then draws
+  candidates until it has applied ``--updates`` of them (at most 20 times as
+  many candidates); OFF and clipping apply every candidate, so their rows do
+  not change.
 
 ``pascanu`` (the protocol of this benchmark before the authors' code was
 read): Pascanu et al.'s task definitions; one ``fit`` per network, minibatches
@@ -169,6 +173,10 @@ CSV_COLUMNS = ("net", "seed", "task", "T", "method", "best_validation", "best_at
                "epochs", "train_time_s", "validation_time_s", "code_commit")
 TIMING_COLUMNS = ("wall_time_s", "cpu_time_s", "train_time_s", "validation_time_s")
 # Arguments that do not change the numbers (not part of the configuration).
+# SGR's candidates per applied update are capped at this under --budget applied.
+APPLIED_BUDGET_CAP = 20
+# Settings added after reference runs were started, with the value those runs used.
+_ADDED_SETTINGS = {"budget": "candidates"}
 _RUN_ONLY = ("n_jobs", "scheduler", "dask_workers", "out", "resume", "allow_code_change",
              "shard", "report", "no_figures", "figures_only", "fig_updates", "sgr")
 
@@ -219,6 +227,9 @@ def parse_args(argv=None):
                    help="networks per task, length and method [default: 4]")
     p.add_argument("--updates", type=int, default=None,
                    help="candidate minibatches per network [default: 10000]")
+    p.add_argument("--budget", choices=("candidates", "applied"), default="candidates",
+                   help="chernodub: what --updates counts: candidate minibatches, or "
+                        "weight updates applied (SGR draws more candidates)")
     p.add_argument("--n-train", type=int, default=None, help="[default: 20000]")
     p.add_argument("--n-val", type=int, default=None, help="[default: 1000]")
     p.add_argument("--n-test", type=int, default=None, help="[default: 10000]")
@@ -301,6 +312,8 @@ def parse_args(argv=None):
     args.tolerances = {task: (args.tolerance if args.tolerance is not None else tol)
                        for task, tol in protocol["tolerances"].items()}
     args.inclusive = protocol["inclusive"]
+    if args.budget != "candidates" and args.protocol != "chernodub":
+        p.error("--budget applied needs --protocol chernodub")
 
     for name in ("n_nets", "updates", "n_train", "n_val", "n_test", "validation_interval",
                  "n_hidden", "batch_size", "epoch_size"):
@@ -515,15 +528,19 @@ def _fit_chernodub(est, data, seed, task, args):
     est = init_network(est, X, y)  # the weights fit would start from (random_state)
     rng = np.random.RandomState(seed)  # the minibatch draws, the same for every method
     per_epoch = args.epoch_size * args.batch_size
-    n_epochs = -(-args.updates // args.epoch_size)
+    applied = args.budget == "applied"
+    max_candidates = args.updates * (APPLIED_BUDGET_CAP if applied else 1)
+    n_epochs = -(-max_candidates // args.epoch_size)
     best, best_loss, best_score, best_at = copy.deepcopy(est), np.inf, -np.inf, 0
     train_time = val_time = 0.0
     notes = []
     for epoch in range(n_epochs):
-        left = args.updates - est.n_candidates_
+        left = min(args.updates - (est.n_updates_ if applied else est.n_candidates_),
+                   max_candidates - est.n_candidates_)
         idx = (rng.randint(len(X), size=per_epoch) if not args.no_replacement
                else rng.choice(len(X), size=per_epoch, replace=False))
         idx = idx[: left * args.batch_size]
+        before = est.n_candidates_
         tic = time.perf_counter()
         if args.no_momentum_restart:
             est.partial_fit(X[idx], y[idx])
@@ -537,12 +554,17 @@ def _fit_chernodub(est, data, seed, task, args):
         if better:
             best, best_loss, best_score, best_at = (copy.deepcopy(est), loss, score,
                                                     int(est.n_candidates_))
-        if est.n_candidates_ < (epoch + 1) * args.epoch_size and est.n_candidates_ < args.updates:
+        if est.n_candidates_ - before < len(idx) // args.batch_size:
             notes.append("stopped: diverged")  # fit warned; its weights are the last good
             break
         if args.stop_at is not None and score > args.stop_at:
             notes.append(f"stopped: validation success > {args.stop_at:g}")
             break
+        if applied and est.n_updates_ >= args.updates:
+            break
+    if applied and est.n_updates_ < args.updates and "stopped: diverged" not in notes \
+            and not any(n.startswith("stopped: validation") for n in notes):
+        notes.append(f"stopped: {max_candidates:,} candidates")
     best.n_iter_ = epoch + 1  # epochs of the run (the kept network may be earlier)
     best.n_candidates_, best.n_updates_ = est.n_candidates_, est.n_updates_
     best.n_skipped_, best.n_guarded_ = est.n_skipped_, est.n_guarded_
@@ -701,6 +723,7 @@ def prepare_out(args, config, commit):
     rows = []
     if args.resume and config_path.exists():
         saved = json.loads(config_path.read_text())
+        saved["config"] = {**_ADDED_SETTINGS, **saved["config"]}
         differ = sorted(k for k in set(saved["config"]) | set(config)
                         if saved["config"].get(k) != config.get(k))
         if differ:
@@ -778,8 +801,12 @@ def markdown_report(rows, args, wall_time, baselines):
                     "validated network is tested")
     budget = (
         f"Protocol `{args.protocol}`: {args.n_nets} networks per task, length and method "
-        f"(the same initial weights for every method); up to {args.updates:,} candidate "
-        f"minibatches per network; train / validation / test = {args.n_train:,} / "
+        f"(the same initial weights for every method); "
+        + (f"up to {args.updates:,} candidate minibatches per network"
+           if args.budget == "candidates" else
+           f"{args.updates:,} applied weight updates per network (SGR: up to "
+           f"{args.updates * APPLIED_BUDGET_CAP:,} candidates)")
+        + f"; train / validation / test = {args.n_train:,} / "
         f"{args.n_val:,} / {args.n_test:,} sequences (`convention={args.convention!r}`); "
         f"{args.n_hidden} hidden units; SGD lr {args.learning_rate:g} on the mean loss, "
         f"momentum {args.momentum:g}; {training}"
@@ -962,7 +989,9 @@ def main(argv=None):
     units = pending_units(args, finished_units(rows, args.methods))
     print(f"Table 1, protocol {args.protocol}: tasks {' '.join(args.tasks)}; "
           f"T = {' '.join(map(str, args.lengths))}; methods {' '.join(args.methods)}; "
-          f"{args.n_nets} nets; {args.updates:,} candidates; init {describe_init(args)}; "
+          f"{args.n_nets} nets; {args.updates:,} "
+          f"{'candidates' if args.budget == 'candidates' else 'applied updates'}; "
+          f"init {describe_init(args)}; "
           f"--n-jobs {args.n_jobs}; code {commit}; {len(units)} units to train"
           + (f" ({len(rows)} rows already in {args.out})" if rows else ""), flush=True)
     data = make_datasets(args)

@@ -254,6 +254,51 @@ def test_table1_resume_equals_one_run_and_refuses_another_configuration(tmp_path
         table1.main([*CHERNODUB_TINY, "--out", str(parts), "--resume"])
 
 
+def test_table1_budget_of_applied_updates(tmp_path):
+    """--budget applied: SGR draws candidates until it has applied the budget."""
+    table1 = _module()
+    args = [*CHERNODUB_TINY, "--tasks", "temporal_order", "--n-nets", "2", "--stop-at", "2",
+            "--sgr", "max_skips=3"]
+    cand = table1.main([*args, "--out", str(tmp_path / "candidates")])
+    applied = table1.main([*args, "--budget", "applied", "--out", str(tmp_path / "applied")])
+    by = {(r["net"], r["method"]): r for r in applied}
+    for r in cand:
+        if r["method"] != "on":  # OFF and clipping apply every candidate: the same rows
+            assert table1_row_numbers(by[r["net"], r["method"]]) == table1_row_numbers(r)
+            continue
+        assert r["candidates"] == 120 and r["skipped"] > 0  # SGR skipped some candidates
+        on = by[r["net"], "on"]
+        assert on["updates"] == 120 and on["candidates"] == 120 + on["skipped"]
+        assert on["candidates"] > 120 and "stopped" not in on["notes"]
+    md = (tmp_path / "applied" / "table1.md").read_text()
+    assert "120 applied weight updates per network (SGR: up to 2,400 candidates)" in md
+    # the candidate cap ends a run that cannot apply its budget
+    capped = table1.main([*args, "--methods", "on", "--sgr", "max_skips=None",
+                          "q_range=(-1e-9, 1e-9)", "--n-nets", "1", "--budget", "applied",
+                          "--out", str(tmp_path / "capped")])
+    assert capped[0]["candidates"] == 2400 and capped[0]["updates"] < 120
+    assert "stopped: 2,400 candidates" in capped[0]["notes"]
+
+
+def table1_row_numbers(row):
+    return tuple(row[c] for c in PINNED)
+
+
+def test_table1_resume_accepts_a_run_made_before_a_setting_existed(tmp_path):
+    """A setting added later resumes runs that have its default (stage 1's config.json)."""
+    import json
+
+    table1 = _module()
+    first = table1.main([*CHERNODUB_TINY, "--out", str(tmp_path), "--shard", "1/2"])
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["config"].pop("budget") == "candidates"
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(SystemExit, match="budget: 'candidates' there, 'applied' now"):
+        table1.main([*CHERNODUB_TINY, "--out", str(tmp_path), "--resume", "--budget", "applied"])
+    rest = table1.main([*CHERNODUB_TINY, "--out", str(tmp_path), "--resume"])
+    assert len(first) == 9 and len(rest) == len(_pinned(tmp_path / "results.csv")) == 18
+
+
 def test_table1_report_merges_shards(tmp_path):
     table1 = _module()
     for k in (1, 2):
