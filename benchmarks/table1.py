@@ -172,11 +172,11 @@ CSV_COLUMNS = ("net", "seed", "task", "T", "method", "best_validation", "best_at
                "spectral_radius", "wall_time_s", "cpu_time_s", "notes",
                "epochs", "train_time_s", "validation_time_s", "code_commit")
 TIMING_COLUMNS = ("wall_time_s", "cpu_time_s", "train_time_s", "validation_time_s")
-# Arguments that do not change the numbers (not part of the configuration).
 # SGR's candidates per applied update are capped at this under --budget applied.
 APPLIED_BUDGET_CAP = 20
 # Settings added after reference runs were started, with the value those runs used.
 _ADDED_SETTINGS = {"budget": "candidates"}
+# Arguments that do not change the numbers (not part of the configuration).
 _RUN_ONLY = ("n_jobs", "scheduler", "dask_workers", "out", "resume", "allow_code_change",
              "shard", "report", "no_figures", "figures_only", "fig_updates", "sgr")
 
