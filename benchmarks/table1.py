@@ -562,8 +562,7 @@ def _fit_chernodub(est, data, seed, task, args):
             break
         if applied and est.n_updates_ >= args.updates:
             break
-    if applied and est.n_updates_ < args.updates and "stopped: diverged" not in notes \
-            and not any(n.startswith("stopped: validation") for n in notes):
+    if applied and est.n_updates_ < args.updates and not notes:  # no other stop: the cap
         notes.append(f"stopped: {max_candidates:,} candidates")
     best.n_iter_ = epoch + 1  # epochs of the run (the kept network may be earlier)
     best.n_candidates_, best.n_updates_ = est.n_candidates_, est.n_updates_
