@@ -9,7 +9,14 @@ For each task and sequence length, ``--n-nets`` simple recurrent networks
   ``gradient_regularization=True``);
 - ``clip``: gradient clipping instead (Pascanu et al. 2013: the gradient is
   rescaled to norm ``--clip-threshold``, default 1, when longer), the method
-  a user would pick instead of SGR.
+  a user would pick instead of SGR;
+- ``on+clip`` (not in the default ``--methods``): SGR on top of clipping. Per
+  candidate minibatch, in this order: the gradient (L2 term included) is
+  clipped to norm ``--clip-threshold``; the candidate step is taken from the
+  *clipped* gradient and the momentum (``-lr g_clipped + momentum v``, what
+  SGD would apply); dS is the first-order change of the long-term gradient
+  norm along that step; SGR applies or skips the step by its rule (a
+  skipped candidate changes neither weights nor momentum).
 
 Two protocols (``--protocol``) fix how a network is trained and scored. Each
 setting below is also a flag of its own, which overrides the protocol's.
@@ -59,6 +66,12 @@ of 10 from reshuffled epochs, lr 1e-3, validation every 50 candidates, the
 best validation *score* kept, no early stop; regression success
 |error| < 0.04.
 
+Data: by default every network of a (task, T) cell trains, validates and is
+tested on the same three sets; ``--fresh-data`` draws a new training,
+validation and test set for every network, as the authors' loop does. The
+data seeds derive from the base seed, a fixed code per task (not its place
+in a list), T, the split and (with ``--fresh-data``) the network index.
+
 Reported per (task, T, method): best and mean test accuracy over the
 networks, in the layout of the paper's Table 1 beside the paper's numbers,
 then mean +- sd with the in-run baseline (predicting the training mean /
@@ -77,6 +90,13 @@ Outputs (in ``--out``, default ``benchmarks/results/table1``):
   at, test accuracy, candidates, applied updates, skipped / guarded SGR
   candidates, final spectral radius, epochs, wall / CPU time and its split
   into training and validation (chernodub), the code commit, notes;
+- ``curves_<task>_T<T>.csv``: the learning curves of that cell, one row per
+  network, method and validation (chernodub: every epoch): candidates so
+  far, validation loss (squared error for regression, cross-entropy for the
+  classifiers; pascanu: not recorded) and success, and since the previous
+  row the clipped, applied and skipped candidates; with the figure
+  ``curves_<task>_T<T>.png`` (median and range over the networks, a line
+  per method), which ``--report`` makes again from the CSVs;
 - ``table1.md``: the tables (also printed);
 - ``fig1_profile.png`` / ``fig2_dynamics.png`` (``--no-figures`` skips
   them): gradient norms vs depth before training (the paper's Fig. 1), and
@@ -128,6 +148,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from table1_curves import COLUMNS as CURVE_COLUMNS  # noqa: E402
+from table1_curves import append_curves, curve_path, plot_curve_files  # noqa: E402
 from table1_tables import (  # noqa: E402
     METHOD_LABELS,
     PAPER_BUDGET,
@@ -143,7 +165,10 @@ from table1_tables import (  # noqa: E402
 
 TASKS = ("adding", "multiplication", "temporal_order", "temporal_order_3bit")
 REGRESSION_TASKS = ("adding", "multiplication")
-METHODS = ("off", "on", "clip")
+METHODS = ("off", "on", "clip", "on+clip")
+DEFAULT_METHODS = ("off", "on", "clip")
+SGR_METHODS = ("on", "on+clip")  # gradient_regularization=True
+CLIP_METHODS = ("clip", "on+clip")  # clip_norm=--clip-threshold
 
 # The paper's budget (--full).
 FULL = {"n_nets": 10, "updates": 100_000, "tasks": list(TASKS), "lengths": [100, 150],
@@ -175,13 +200,18 @@ TIMING_COLUMNS = ("wall_time_s", "cpu_time_s", "train_time_s", "validation_time_
 # SGR's candidates per applied update are capped at this under --budget applied.
 APPLIED_BUDGET_CAP = 20
 # Settings added after reference runs were started, with the value those runs used.
-_ADDED_SETTINGS = {"budget": "candidates"}
+_ADDED_SETTINGS = {"budget": "candidates", "fresh_data": False}
 # Arguments that do not change the numbers (not part of the configuration).
 _RUN_ONLY = ("n_jobs", "scheduler", "dask_workers", "out", "resume", "allow_code_change",
              "shard", "report", "no_figures", "figures_only", "fig_updates", "sgr")
 
-# Seeds of the data sets: one stream per (task, T, split), derived from --seed.
+# Seeds of the data sets: one stream per (task, T, split[, network]), derived
+# from --seed. Each task has a fixed code (the place it had in TASKS when the
+# first reference runs were made), so a task's seeds never depend on its
+# position in a list.
+TASK_CODES = {"adding": 0, "multiplication": 1, "temporal_order": 2, "temporal_order_3bit": 3}
 _SPLITS = {"train": 0, "val": 1, "test": 2}
+_FRESH = 1  # marks the per-network streams of --fresh-data
 
 
 # --------------------------------------------------------------------------
@@ -221,8 +251,9 @@ def parse_args(argv=None):
                    help="tasks [default: temporal_order]")
     p.add_argument("--lengths", nargs="+", type=int, default=None,
                    help="sequence lengths T [default: 20 50]")
-    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
-                   help="off: plain SGD; on: SGR; clip: gradient clipping")
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(DEFAULT_METHODS),
+                   help="off: plain SGD; on: SGR; clip: gradient clipping; on+clip: SGR on "
+                        "the clipped gradient's step")
     p.add_argument("--n-nets", type=int, default=None,
                    help="networks per task, length and method [default: 4]")
     p.add_argument("--updates", type=int, default=None,
@@ -284,6 +315,9 @@ def parse_args(argv=None):
                    help="start a dask LocalCluster of N single-threaded worker processes")
     p.add_argument("--seed", type=int, default=0,
                    help="base seed: data sets and initial networks derive from it")
+    p.add_argument("--fresh-data", action="store_true",
+                   help="a new training, validation and test set for every network (the "
+                        "authors' loop); default: one set of each per (task, T)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/table1"),
                    help="output directory (created)")
     p.add_argument("--resume", action="store_true",
@@ -362,7 +396,7 @@ def configuration(args):
 
 # The benchmark's own code, besides the library (what code_commit follows).
 _CODE_FILES = ("benchmarks/table1.py", "benchmarks/table1_tables.py",
-               "benchmarks/paired_stats.py")
+               "benchmarks/table1_curves.py", "benchmarks/paired_stats.py")
 
 
 def code_commit():
@@ -383,9 +417,16 @@ def code_commit():
 # --------------------------------------------------------------------------
 # data and estimators
 # --------------------------------------------------------------------------
-def data_seed(seed, task, T, split):
-    """A fixed seed for one data set, distinct for every (seed, task, T, split)."""
-    ss = np.random.SeedSequence([seed, TASKS.index(task), T, _SPLITS[split]])
+def data_seed(seed, task, T, split, net=None):
+    """A fixed seed for one data set, distinct for every (seed, task, T, split[, net]).
+
+    ``net=None``: the set shared by every network of the cell; a network
+    index: that network's own set (``--fresh-data``).
+    """
+    key = [seed, TASK_CODES[task], T, _SPLITS[split]]
+    if net is not None:
+        key += [_FRESH, net]
+    ss = np.random.SeedSequence(key)
     return int(ss.generate_state(1)[0] & 0x7FFFFFFF)
 
 
@@ -396,18 +437,22 @@ def make_data(task, n_samples, T, random_state, convention="pascanu"):
     return make(n_samples, T, convention=convention, random_state=random_state)
 
 
+def cell_data(task, T, args, net=None, splits=("train", "val", "test")):
+    """{"train": (X, y), "val": ..., "test": ...} of one cell (or one network's own)."""
+    sizes = {"train": args.n_train, "val": args.n_val, "test": args.n_test}
+    return {split: make_data(task, sizes[split], T, data_seed(args.seed, task, T, split, net),
+                             args.convention)
+            for split in splits}
+
+
 def make_datasets(args):
-    """{(task, T): {"train": (X, y), "val": ..., "test": ...}}, each made once."""
-    data = {}
-    for task in args.tasks:
-        for T in args.lengths:
-            data[task, T] = {
-                split: make_data(task, n, T, data_seed(args.seed, task, T, split),
-                                 args.convention)
-                for split, n in (("train", args.n_train), ("val", args.n_val),
-                                 ("test", args.n_test))
-            }
-    return data
+    """{(task, T): data of the cell}, each made once; None per cell with --fresh-data.
+
+    With ``--fresh-data`` each unit makes its network's own sets where it
+    runs (cheap, and nothing large travels to the workers).
+    """
+    return {(task, T): None if args.fresh_data else cell_data(task, T, args)
+            for task in args.tasks for T in args.lengths}
 
 
 def accuracy_scorer(task, args):
@@ -437,8 +482,8 @@ def make_estimator(task, method, random_state, args):
         batch_size=args.batch_size,
         n_jobs=1,
         random_state=random_state,
-        gradient_regularization=method == "on",
-        clip_norm=args.clip_threshold if method == "clip" else None,
+        gradient_regularization=method in SGR_METHODS,
+        clip_norm=args.clip_threshold if method in CLIP_METHODS else None,
     )
     if args.protocol == "pascanu":
         params.update(
@@ -452,7 +497,7 @@ def make_estimator(task, method, random_state, args):
     else:  # chernodub: one warm fit per epoch on the epoch's drawn sequences
         params.update(warm_start=True, max_iter=1, shuffle=False, tol=None,
                       early_stopping=False, scoring=accuracy_scorer(task, args))
-    if method == "on":
+    if method in SGR_METHODS:
         params.update(args.sgr_params)
     return Estimator(**params)
 
@@ -470,9 +515,10 @@ def check_sgr_params(args):
 
 def sgr_settings(args):
     """The SGR parameters of the ON runs, as a string (None without ON runs)."""
-    if "on" not in args.methods:
+    sgr = [m for m in args.methods if m in SGR_METHODS]
+    if not sgr:
         return None
-    params = make_estimator(args.tasks[0], "on", 0, args).get_params()
+    params = make_estimator(args.tasks[0], sgr[0], 0, args).get_params()
     return ", ".join(f"{k}={params[k]!r}" for k in SGR_KEYS if k in params)
 
 
@@ -509,6 +555,10 @@ def _fit_pascanu(est, data, args):
     scores = est.validation_scores_ or []
     best_val = est.best_validation_score_
     notes = []
+    # the fit's validations; the loss and the per-interval counts are not recorded
+    nan = float("nan")
+    curve = [(i + 1, min((i + 1) * args.validation_interval, int(est.n_candidates_)), nan,
+              float(v), nan, nan, nan) for i, v in enumerate(scores)]
     if scores and np.isfinite(best_val):
         best_at = (int(np.argmax(scores)) + 1) * args.validation_interval
     else:  # fewer candidates than one validation interval: the last network is kept
@@ -517,7 +567,7 @@ def _fit_pascanu(est, data, args):
         notes.append("never validated (updates < validation interval)")
     return est, {"best_validation": float(best_val), "best_at": best_at,
                  "epochs": int(est.n_iter_), "train_time_s": time.perf_counter() - tic,
-                 "validation_time_s": float("nan")}, notes
+                 "validation_time_s": float("nan"), "curve": curve}, notes
 
 
 def _fit_chernodub(est, data, seed, task, args):
@@ -534,6 +584,7 @@ def _fit_chernodub(est, data, seed, task, args):
     best, best_loss, best_score, best_at = copy.deepcopy(est), np.inf, -np.inf, 0
     train_time = val_time = 0.0
     notes = []
+    curve = []  # (epoch, candidates, val loss, val success, clipped, applied, skipped)
     for epoch in range(n_epochs):
         left = min(args.updates - (est.n_updates_ if applied else est.n_candidates_),
                    max_candidates - est.n_candidates_)
@@ -541,6 +592,7 @@ def _fit_chernodub(est, data, seed, task, args):
                else rng.choice(len(X), size=per_epoch, replace=False))
         idx = idx[: left * args.batch_size]
         before = est.n_candidates_
+        counts = (est.n_clipped_, est.n_updates_, est.n_skipped_)
         tic = time.perf_counter()
         if args.no_momentum_restart:
             est.partial_fit(X[idx], y[idx])
@@ -550,6 +602,9 @@ def _fit_chernodub(est, data, seed, task, args):
         tic = time.perf_counter()
         score, loss = validation_measures(est, X_val, y_val, task, args)
         val_time += time.perf_counter() - tic
+        curve.append((epoch + 1, int(est.n_candidates_), loss, score,
+                      *(int(b - a) for a, b in zip(counts, (est.n_clipped_, est.n_updates_,
+                                                             est.n_skipped_)))))
         better = (loss < best_loss) if args.select_by == "loss" else (score > best_score)
         if better:
             best, best_loss, best_score, best_at = (copy.deepcopy(est), loss, score,
@@ -567,12 +622,18 @@ def _fit_chernodub(est, data, seed, task, args):
     best.n_iter_ = epoch + 1  # epochs of the run (the kept network may be earlier)
     best.n_candidates_, best.n_updates_ = est.n_candidates_, est.n_updates_
     best.n_skipped_, best.n_guarded_ = est.n_skipped_, est.n_guarded_
+    best.n_clipped_ = est.n_clipped_
     return best, {"best_validation": best_score, "best_at": best_at, "epochs": epoch + 1,
-                  "train_time_s": train_time, "validation_time_s": val_time}, notes
+                  "train_time_s": train_time, "validation_time_s": val_time,
+                  "curve": curve}, notes
 
 
 def train_one(task, T, net, seed, method, data, args, commit="unknown"):
-    """Train and test one network; return its row of results.csv."""
+    """Train and test one network; return its row of results.csv.
+
+    The row's ``"curve"`` holds its learning curve (rows of the curve file,
+    without net and method); it is not a column of results.csv.
+    """
     from sklearn.metrics import check_scoring
 
     tic, cpu = time.perf_counter(), time.process_time()
@@ -601,7 +662,13 @@ def train_one(task, T, net, seed, method, data, args, commit="unknown"):
 
 
 def train_unit(task, T, net, seed, data, args, commit):
-    """Every method of one (task, T, network), one after the other: rows stay paired."""
+    """Every method of one (task, T, network), one after the other: rows stay paired.
+
+    ``data``: the cell's data sets, or None to make the network's own
+    (``--fresh-data``).
+    """
+    if data is None:
+        data = cell_data(task, T, args, net=net)
     return [train_one(task, T, net, seed, method, data, args, commit)
             for method in args.methods]
 
@@ -631,7 +698,7 @@ def run_units(args, data, units, commit):
     """Train the units in parallel; yield each unit's rows as it finishes."""
     from joblib import Parallel, delayed
 
-    with dask_backend(args, list(data.values())) as n_jobs:
+    with dask_backend(args, [d for d in data.values() if d is not None]) as n_jobs:
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
         yield from parallel(
             delayed(train_unit)(task, T, net, args.seed + net, data[task, T], args, commit)
@@ -740,6 +807,8 @@ def prepare_out(args, config, commit):
     else:
         if csv_path.exists():
             csv_path.unlink()
+        for path in args.out.glob("curves_*_T*.*"):  # a new run: no curves of an old one
+            path.unlink()
         config_path.write_text(json.dumps({"config": config, "code_commit": commit},
                                           indent=1, sort_keys=True) + "\n")
     return rows
@@ -755,21 +824,27 @@ def finished_units(rows, methods):
 # --------------------------------------------------------------------------
 # tables
 # --------------------------------------------------------------------------
-def baseline_accuracies(args, data):
-    """Test success of predicting the training mean (regression) or majority class."""
+def baseline_accuracies(args):
+    """Test success of predicting the training mean (regression) or majority class.
+
+    With ``--fresh-data``: the mean over the networks' own data sets.
+    """
     from sksgr.metrics import tolerance_accuracy_score
 
-    out = {}
-    for (task, T), d in data.items():
+    def baseline(task, d):
         (_, y), (_, y_test) = d["train"], d["test"]
         if task in REGRESSION_TASKS:
             pred = np.full(len(y_test), float(np.mean(y)))
-            out[task, T] = tolerance_accuracy_score(y_test, pred, tol=args.tolerances[task],
-                                                    inclusive=args.inclusive)
-        else:
-            values, counts = np.unique(y, return_counts=True)
-            out[task, T] = float(np.mean(y_test == values[np.argmax(counts)]))
-    return out
+            return tolerance_accuracy_score(y_test, pred, tol=args.tolerances[task],
+                                            inclusive=args.inclusive)
+        values, counts = np.unique(y, return_counts=True)
+        return float(np.mean(y_test == values[np.argmax(counts)]))
+
+    nets = range(args.n_nets) if args.fresh_data else [None]
+    return {(task, T): float(np.mean([baseline(task, cell_data(task, T, args, net,
+                                                               ("train", "test")))
+                                      for net in nets]))
+            for task in args.tasks for T in args.lengths}
 
 
 def markdown_report(rows, args, wall_time, baselines):
@@ -801,6 +876,8 @@ def markdown_report(rows, args, wall_time, baselines):
     budget = (
         f"Protocol `{args.protocol}`: {args.n_nets} networks per task, length and method "
         f"(the same initial weights for every method); "
+        + ("a fresh training / validation / test set for every network; "
+           if args.fresh_data else "")
         + (f"up to {args.updates:,} candidate minibatches per network"
            if args.budget == "candidates" else
            f"{args.updates:,} applied weight updates per network (SGR: up to "
@@ -959,14 +1036,53 @@ def report_only(args):
     args.lengths = sorted({r["T"] for r in rows})
     args.methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
     args.out.mkdir(parents=True, exist_ok=True)
-    data = {(task, T): {split: make_data(task, n, T, data_seed(args.seed, task, T, split),
-                                         args.convention)
-                        for split, n in (("train", args.n_train), ("test", args.n_test))}
-            for task in args.tasks for T in args.lengths}
-    report = markdown_report(rows, args, None, baseline_accuracies(args, data))
+    merge_curves(args.report, args.out, [(t, T) for t in args.tasks for T in args.lengths])
+    report = markdown_report(rows, args, None, baseline_accuracies(args))
     (args.out / "table1.md").write_text(report)
     print(report)
+    if not args.no_figures:
+        curve_figures(args)
     return rows
+
+
+def merge_curves(dirs, out, cells):
+    """--report: the curve files of the run directories, merged into --out."""
+    from table1_curves import read_curves
+
+    for task, T in cells:
+        merged = {}
+        for d in dirs:
+            path = curve_path(d if d.is_dir() else d.parent, task, T)
+            if path.exists():
+                merged.update(read_curves(path))
+        target = curve_path(out, task, T)
+        if not merged or all(curve_path(d if d.is_dir() else d.parent, task, T) == target
+                             for d in dirs):
+            continue  # nothing to merge, or --out is the one run directory
+        tmp = target.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        for (net, method), points in sorted(merged.items()):
+            append_curves(tmp, net, method, [tuple(p[k] for k in CURVE_COLUMNS[2:])
+                                             for p in points])
+        tmp.replace(target)
+
+
+def curve_figures(args):
+    """curves_<task>_T<T>.png from the curve files in --out (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+    except ImportError:
+        print("no matplotlib: the curve figures are not made", flush=True)
+        return []
+
+    def summary(task, T):
+        return (f"{args.n_nets} networks, {args.updates:,} candidates, init {args.init}"
+                + (", fresh data per network" if args.fresh_data else ""))
+
+    return plot_curve_files(args.out, [(t, T) for t in args.tasks for T in args.lengths],
+                            METHOD_LABELS, TASK_TITLES, summary)
 
 
 def main(argv=None):
@@ -998,12 +1114,15 @@ def main(argv=None):
 
     done = 0
     for unit_rows in run_units(args, data, units, commit):
+        for row in unit_rows:  # curves first: a unit is finished once its rows are written
+            append_curves(curve_path(args.out, row["task"], row["T"]), row["net"],
+                          row["method"], row.pop("curve"))
         _append_rows(unit_rows, args.out / "results.csv")
         rows.extend(unit_rows)
         done += 1
         for row in unit_rows:
             print(f"[{done:>3}/{len(units)}] {row['task']:<19} T={row['T']:<4} "
-                  f"{row['method']:<4} net {row['net']:<2}: test "
+                  f"{row['method']:<7} net {row['net']:<2}: test "
                   f"{format_percent(row['test_accuracy']):>6}, best val "
                   f"{format_percent(row['best_validation']):>6}"
                   f" at {row['best_at']:,}, updates {row['updates']:,}, skipped "
@@ -1016,10 +1135,12 @@ def main(argv=None):
     rows = [r for r in rows if (r["task"], r["T"], r["net"]) in wanted]
     write_csv(rows, args.out / "results.csv")
     report = markdown_report(rows, args, train_time if not args.resume else None,
-                             baseline_accuracies(args, data))
+                             baseline_accuracies(args))
     (args.out / "table1.md").write_text(report)
     print()
     print(report)
+    if not args.no_figures:
+        curve_figures(args)
 
     if not args.no_figures:
         t0 = time.perf_counter()

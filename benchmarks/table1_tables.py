@@ -14,7 +14,8 @@ TASK_TITLES = {
     "temporal_order": "Temporal order",
     "temporal_order_3bit": "Temporal order 3-bit",
 }
-METHOD_LABELS = {"off": "grad. reg. OFF", "on": "grad. reg. ON", "clip": "clipping"}
+METHOD_LABELS = {"off": "grad. reg. OFF", "on": "grad. reg. ON", "clip": "clipping",
+                 "on+clip": "grad. reg. ON + clipping"}
 
 # Table 1 of Chernodub & Nowicki (2016), copied as printed: (T, method) ->
 # {task: (best, mean)}. "N/A": not reported for multiplication at T = 150.
@@ -65,7 +66,8 @@ def results_table(rows, tasks, lengths, methods):
     return "\n".join(lines)
 
 
-COMPARISONS = (("on", "off"), ("clip", "off"), ("on", "clip"))
+# (a, b): a - b; on+clip - clip is what SGR adds to clipping.
+COMPARISONS = (("on", "off"), ("clip", "off"), ("on", "clip"), ("on+clip", "clip"))
 
 
 def paired_comparisons(rows, tasks, lengths, methods):
@@ -151,15 +153,18 @@ def cost_summary(rows):
 
 
 def skipped_summary(rows):
-    on = [r for r in rows if r["method"] == "on"]
-    if not on:
-        return None
-    mean = {k: np.mean([r[k] for r in on]) for k in ("candidates", "updates", "skipped",
-                                                       "guarded")}
-    return (f"SGR ON, per network on average: {mean['candidates']:,.0f} candidate "
-            f"minibatches, {mean['updates']:,.0f} weight updates applied "
-            f"({mean['guarded']:,.0f} of them by the max_skips guard), "
-            f"{mean['skipped']:,.0f} skipped.")
+    parts = []
+    for method, label in (("on", "SGR ON"), ("on+clip", "SGR ON + clipping")):
+        on = [r for r in rows if r["method"] == method]
+        if not on:
+            continue
+        mean = {k: np.mean([r[k] for r in on]) for k in ("candidates", "updates", "skipped",
+                                                           "guarded")}
+        parts.append(f"{label}, per network on average: "
+                     f"{mean['candidates']:,.0f} candidate minibatches, {mean['updates']:,.0f} "
+                     f"weight updates applied ({mean['guarded']:,.0f} of them by the max_skips "
+                     f"guard), {mean['skipped']:,.0f} skipped.")
+    return " ".join(parts) or None
 
 
 def dynamics_summary(runs, methods, threshold=1e-7):

@@ -493,7 +493,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         # a warm fit (warm_start, partial_fit) adds to the records of the earlier ones
         keep = warm and hasattr(self, "loss_curve_")
         self.loss_curve_ = (self.loss_curve_ if keep else []) + best.loss_curve
-        for name in ("n_iter", "n_updates", "n_candidates"):
+        for name in ("n_iter", "n_updates", "n_candidates", "n_clipped"):
             setattr(self, name + "_", (getattr(self, name + "_") if keep else 0)
                     + getattr(best, name))
         used = np.concatenate(best.used_history) if best.used_history else None
@@ -579,7 +579,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self._set_coef(coef)
         self._velocity = self._zero_state(coef)
         self.loss_curve_ = []
-        self.n_iter_ = self.n_updates_ = self.n_candidates_ = 0
+        self.n_iter_ = self.n_updates_ = self.n_candidates_ = self.n_clipped_ = 0
         self.n_skipped_ = self.n_guarded_ = 0
         self.q_history_ = self.ds_history_ = self.used_history_ = None
         self.validation_scores_ = self.best_validation_score_ = None

@@ -719,6 +719,7 @@ def train_minibatches(
         double[::1] q_history=None,        # OUT (n_batches,) Q of each candidate
         double[::1] ds_history=None,       # OUT (n_batches,) dS of each candidate
         signed char[::1] used_history=None,  # OUT (n_batches,) 0 skipped, 1 used, 2 by guard
+        double[::1] grad_norm_history=None,  # OUT (n_batches,) gradient norm before clipping
         const floating[::1] sample_weight=None,  # IN (n,) per-sequence weights or None
         bint batch_mean=False,             # weighted loss / B (True) or / sum of weights
         ):
@@ -738,6 +739,10 @@ def train_minibatches(
 
     The optimizer's state ``velocity`` is the momentum (SGD) or Adam's
     ``[m, s, t]`` (moments of the gradient and the number of steps taken).
+
+    ``grad_norm_history``, if given, receives the Euclidean norm of each
+    candidate's gradient (L2 term included) before clipping: with
+    ``clip_norm > 0`` the candidate was clipped where it exceeds ``clip_norm``.
 
     ``sample_weight`` (finite, >= 0) makes each minibatch's loss the weighted
     mean ``sum_b w_b l_b / sum_b w_b`` (None: the plain mean, computed as
@@ -760,7 +765,8 @@ def train_minibatches(
     cdef floating *g
     cdef floating *bg = NULL
     cdef Optimizer opt
-    cdef double loss, W, norm
+    cdef double loss, W, norm, grad_norm
+    cdef double *gn = NULL
     cdef double[::1] S_b, dS_b, E_b, dE_b
     cdef const floating *sw = NULL
     cdef signed char use
@@ -812,6 +818,10 @@ def train_minibatches(
                 or used_history.shape[0] < n_batches):
             raise ValueError("gradient regularization needs best_grad, guard_state and histories")
         bg = &best_grad[0]
+    if grad_norm_history is not None:
+        _check_size("grad_norm_history", grad_norm_history.shape[0], n_batches,
+                    "the number of minibatches", at_least=True)
+        gn = &grad_norm_history[0] if n_batches > 0 else NULL
     n_max = 0
     for k in range(n_batches):
         n_max = max(n_max, batch_starts[k + 1] - batch_starts[k])
@@ -834,6 +844,8 @@ def train_minibatches(
                     q_history[k] = NAN
                     ds_history[k] = NAN
                     used_history[k] = 0
+                if gn != NULL:
+                    gn[k] = NAN
                 continue
             Tm = _max_length(&lengths[0], idx, B)
             L = _layout(B, Tm, F, H, O)
@@ -848,7 +860,9 @@ def train_minibatches(
             if not isfinite(loss) or not _all_finite(grad, P):
                 n_done = k
                 break
-            _clip(grad, P, clip_norm)
+            grad_norm = _clip(grad, P, clip_norm)
+            if gn != NULL:
+                gn[k] = grad_norm
             use = 1
             if sgr:
                 use = _sgr_select(&lengths[0], idx, &Y[0, 0], B, Tm, F, w, v, H, O, P, depth,

@@ -232,6 +232,10 @@ _ATTRIBUTES = """
         Candidate minibatches processed (equals ``n_updates_`` without
         gradient regularization). ``max_candidates`` and ``validation_interval``
         count candidates.
+    n_clipped_ : int
+        Candidate minibatches whose gradient ``clip_norm`` rescaled (0
+        without clipping). With gradient regularization, the clipped step is
+        the candidate whose dS is taken.
     q_history_ : ndarray of shape (n_candidates_,) or None
         With gradient regularization, the Q of every candidate minibatch (the
         minibatch as a whole, in both selection modes; +inf when the

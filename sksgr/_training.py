@@ -259,6 +259,7 @@ class TrainingResult:
     n_iter: int = 0
     n_updates: int = 0
     n_candidates: int = 0
+    n_clipped: int = 0  # candidates whose gradient clip_norm rescaled
     q_history: list = field(default_factory=list)
     ds_history: list = field(default_factory=list)
     used_history: list = field(default_factory=list)
@@ -379,8 +380,10 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
             if max_candidates is not None:
                 m = min(m, max_candidates - result.n_candidates)
             history = {}
+            if cfg.clip_norm:
+                history["grad_norm_history"] = np.empty(m)
             if sgr:
-                history = dict(q_history=np.empty(m), ds_history=np.empty(m),
+                history.update(q_history=np.empty(m), ds_history=np.empty(m),
                                used_history=np.zeros(m, dtype=np.int8))
             done = _bptt_fast.train_minibatches(
                 X, Y, lengths, order, starts[k : k + m + 1], coef, velocity, work, losses[k:],
@@ -392,6 +395,9 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
             k += done
             since_check += done
             result.n_candidates += done
+            if cfg.clip_norm:
+                norms = history.pop("grad_norm_history")[:done]
+                result.n_clipped += int(np.count_nonzero(norms > cfg.clip_norm))
             if sgr:
                 for name, values in history.items():
                     getattr(result, name).append(values[:done])

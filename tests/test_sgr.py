@@ -269,3 +269,27 @@ def test_weighted_s_ds_q_equal_those_of_repeated_sequences(head, exact, q_depth)
     plain = norm_change(X, Y, lengths, coef, direction, H, head, q_depth, exact)
     for a, b in zip(ones, plain):
         np.testing.assert_array_equal(a, b)  # weights of 1: the same bits
+
+
+@pytest.mark.parametrize("ds_mode", ["linear", "exact"])
+def test_clipping_comes_before_the_candidate_step_and_ds(ds_mode):
+    """SGR with clip_norm: gradient -> clipped -> candidate step -> dS along it.
+
+    dS is linear in the step, and the first candidate of a fit has no
+    momentum, so its step is -lr times the clipped gradient: two thresholds
+    below the gradient's norm give dS in the ratio of the thresholds, one
+    above it the dS of the unclipped run. Had dS been taken before clipping,
+    the three would be equal. Q does not depend on the step.
+    """
+    X, y = make_temporal_order(40, 12, random_state=0)
+    kw = dict(n_hidden=8, sigma=0.3, max_iter=1, batch_size=40, shuffle=False,
+              random_state=0, gradient_regularization=True, ds_mode=ds_mode)
+    fits = {c: SRNClassifier(**kw, clip_norm=c).fit(X, y) for c in (None, 1e-3, 2e-3, 1e6)}
+    ds = {c: f.ds_history_[0] for c, f in fits.items()}
+    q = {c: f.q_history_[0] for c, f in fits.items()}
+    assert ds[None] != 0
+    assert ds[2e-3] == pytest.approx(2 * ds[1e-3], rel=1e-9)
+    assert abs(ds[1e-3]) < 1e-2 * abs(ds[None])  # the norm is far above 1e-3
+    assert ds[1e6] == ds[None]  # never clipped: the same candidate
+    assert len(set(q.values())) == 1
+    assert [fits[c].n_clipped_ for c in (None, 1e-3, 2e-3, 1e6)] == [0, 1, 1, 0]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -342,3 +343,81 @@ def test_table1_on_a_dask_local_cluster(tmp_path):
     ref = {(r["task"], r["T"], r["net"]): r["test_accuracy"]
            for r in _check_csv(local / "results.csv", ["off"])}
     assert {(r["task"], r["T"], r["net"]): r["test_accuracy"] for r in rows} == ref
+
+
+def test_table1_data_seeds_follow_task_names_not_positions(monkeypatch):
+    table1 = _module()
+    # the shared sets keep the derivation stage 1 and the golden CSVs were made with
+    # (the task's place in TASKS as it then was)
+    for i, task in enumerate(("adding", "multiplication", "temporal_order",
+                              "temporal_order_3bit")):
+        ss = np.random.SeedSequence([0, i, 100, 1])
+        assert table1.data_seed(0, task, 100, "val") == int(ss.generate_state(1)[0] & 0x7FFFFFFF)
+    before = {(t, s, n): table1.data_seed(3, t, 50, s, n) for t in table1.TASKS
+              for s in ("train", "val", "test") for n in (None, 0, 1, 7)}
+    # inserting or reordering tasks changes no seed
+    monkeypatch.setattr(table1, "TASKS", ("new_task", *reversed(table1.TASKS)))
+    assert {k: table1.data_seed(3, *k[:1], 50, *k[1:]) for k in before} == before
+    # every network has its own sets, distinct from the shared ones and across splits
+    assert len(set(before.values())) == len(before)
+    args = table1.parse_args([*CHERNODUB_TINY, "--fresh-data"])
+    sets = [table1.cell_data("temporal_order", 10, args, net)["train"][0] for net in (0, 1)]
+    assert sets[0].shape == sets[1].shape == (300, 10, 6)
+    assert not np.array_equal(sets[0], sets[1])
+    np.testing.assert_array_equal(
+        sets[1], table1.cell_data("temporal_order", 10, args, 1)["train"][0])
+
+
+def test_table1_on_clip_fresh_data_and_learning_curves(tmp_path):
+    """--methods ... on+clip with --fresh-data: rows, curve files, and --report from them."""
+    table1 = _module()
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from table1_curves import read_curves
+
+    args = [*CHERNODUB_TINY, "--n-nets", "2", "--methods", "off", "on", "clip", "on+clip",
+            "--fresh-data", "--init", "xavier_uniform", "--clip-threshold", "0.5"]
+    rows = table1.main([*args, "--out", str(tmp_path / "run")])
+    assert len(rows) == 2 * 2 * 4 and all("curve" not in r for r in rows)
+    with open(tmp_path / "run" / "results.csv", newline="") as f:
+        assert {r["method"] for r in csv.DictReader(f)} == {"off", "on", "clip", "on+clip"}
+    by = {(r["task"], r["net"], r["method"]): r for r in rows}
+    # SGR on top of clipping skips candidates; it starts from clip's network and data
+    assert sum(by[t, n, "on+clip"]["skipped"] for t in ("adding", "temporal_order")
+               for n in (0, 1)) > 0
+    # fresh data: the two networks' baselines and shared-data runs differ
+    shared = table1.main([a for a in args if a != "--fresh-data"]
+                         + ["--methods", "off", "--out", str(tmp_path / "shared")])
+    assert ({(r["task"], r["net"]): r["test_accuracy"] for r in shared}
+            != {(t, n): by[t, n, "off"]["test_accuracy"] for t, n, m in by if m == "off"})
+    md = (tmp_path / "run" / "table1.md").read_text()
+    assert "a fresh training / validation / test set for every network" in md
+    assert "| T=10, grad. reg. ON + clipping |" in md and "ON+CLIP − CLIP" in md
+    for task in ("adding", "temporal_order"):
+        curves = read_curves(tmp_path / "run" / f"curves_{task}_T10.csv")
+        assert set(curves) == {(n, m) for n in (0, 1) for m in ("off", "on", "clip", "on+clip")}
+        for (net, method), points in curves.items():
+            r = by[task, net, method]
+            assert [p["epoch"] for p in points] == list(range(1, r["epochs"] + 1))
+            assert points[-1]["candidates"] == r["candidates"]
+            assert sum(p["applied"] for p in points) == r["updates"]
+            assert sum(p["skipped"] for p in points) == r["skipped"]
+            assert all(np.isfinite(p["val_loss"]) and 0 <= p["val_success"] <= 1
+                       for p in points)
+            # the best validation success is one of the curve's points
+            assert r["best_validation"] in [pytest.approx(p["val_success"], rel=1e-5) for p in points]
+            if method in ("off", "on"):
+                assert all(p["clipped"] == 0 for p in points)
+            if method in ("off", "clip"):
+                assert all(p["skipped"] == 0 for p in points)
+        assert sum(p["clipped"] for (_, m), pts in curves.items() if m == "clip"
+                   for p in pts) > 0
+    # --report reads the curves back and merges them into its own directory
+    merged = table1.main(["--report", str(tmp_path / "run"), "--out", str(tmp_path / "rep")])
+    assert len(merged) == len(rows)
+    for task in ("adding", "temporal_order"):
+        assert (read_curves(tmp_path / "rep" / f"curves_{task}_T10.csv")
+                == read_curves(tmp_path / "run" / f"curves_{task}_T10.csv"))
+        if importlib.util.find_spec("matplotlib"):
+            png = tmp_path / "rep" / f"curves_{task}_T10.png"
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "ON+CLIP − CLIP" in (tmp_path / "rep" / "table1.md").read_text()
