@@ -14,3 +14,10 @@ cpdef enum Selection:
 cpdef enum Solver:
     SOLVER_SGD = 0   # SGD with (Nesterov) momentum; state: velocity (n_params,)
     SOLVER_ADAM = 1  # Adam (Kingma & Ba 2015); state: [m, s, t] (2 n_params + 1,)
+
+cpdef enum Pool:
+    # how the readout summarises a sequence's hidden states z(0..n-1); a readout
+    # is up to three of these, concatenated, coded as p0 + 4 p1 + 16 p2 (0 ends)
+    POOL_LAST = 1  # z at the sequence's own last step (the paper's eq. 1)
+    POOL_MEAN = 2  # the mean over its real steps
+    POOL_MAX = 3   # the maximum over its real steps, unit by unit

@@ -36,24 +36,75 @@ from ._fast_tanh cimport tanh_inplace
 globals().update(Head.__members__)
 globals().update(Selection.__members__)
 globals().update(Solver.__members__)
+globals().update(Pool.__members__)
+
+# The readout of the paper: the last state alone.
+READOUT_LAST = POOL_LAST
+cdef enum:
+    MAX_POOLS = 3
 
 
-cdef inline Py_ssize_t _n_params(Py_ssize_t F, Py_ssize_t H, Py_ssize_t O) noexcept nogil:
-    return F * H + H * H + H + H * O + O
+cdef struct Readout:
+    int n             # pools, 1 ... MAX_POOLS
+    int pool[3]       # POOL_LAST / POOL_MEAN / POOL_MAX, in the order of the features
+    bint has_max      # whether any pool is POOL_MAX (the arg-max steps are kept)
 
 
-def n_params(Py_ssize_t n_features, Py_ssize_t n_hidden, Py_ssize_t n_outputs):
+cdef Readout _readout(int code) noexcept nogil:
+    """The pools of a readout code ``p0 + 4 p1 + 16 p2`` (checked by ``_check_readout``)."""
+    cdef Readout r
+    r.n = 0
+    r.has_max = False
+    while code > 0 and r.n < MAX_POOLS:
+        r.pool[r.n] = code % 4
+        r.has_max = r.has_max or code % 4 == POOL_MAX
+        r.n += 1
+        code //= 4
+    return r
+
+
+cdef int _check_readout(int code) except -1:
+    cdef int c = code, k, seen = 0, n = 0
+    if code < 1 or code >= 4 ** MAX_POOLS:
+        raise ValueError(f"readout code must be in [1, {4 ** MAX_POOLS - 1}], got {code}")
+    while c > 0:
+        k = c % 4
+        if k == 0 or seen & (1 << k):
+            raise ValueError(f"readout code {code}: each pool (1 last, 2 mean, 3 max) at most "
+                             "once, with no gap")
+        seen |= 1 << k
+        n += 1
+        c //= 4
+    return n
+
+
+def readout_pools(int code):
+    """The number of pools of a readout code (validated); see ``Pool``."""
+    return _check_readout(code)
+
+
+cdef inline Py_ssize_t _n_params(Py_ssize_t F, Py_ssize_t H, Py_ssize_t O,
+                                 Py_ssize_t R=1) noexcept nogil:
+    """Parameters of a network whose readout has R pools (W_out is (R H, O))."""
+    return F * H + H * H + H + R * H * O + O
+
+
+def n_params(Py_ssize_t n_features, Py_ssize_t n_hidden, Py_ssize_t n_outputs,
+             int readout=READOUT_LAST):
     """Length of the flat parameter vector."""
-    return _n_params(n_features, n_hidden, n_outputs)
+    return _n_params(n_features, n_hidden, n_outputs, _check_readout(readout))
 
 
 def workspace_size(Py_ssize_t batch_size, Py_ssize_t n_timesteps, Py_ssize_t n_features,
-                   Py_ssize_t n_hidden, Py_ssize_t n_outputs, bint sgr=False):
+                   Py_ssize_t n_hidden, Py_ssize_t n_outputs, bint sgr=False,
+                   int readout=READOUT_LAST):
     """Length of the scratch vector the kernels need for these sizes.
 
     ``sgr=True`` adds the buffers of the gradient regularization (dS).
     """
-    cdef Layout L = _layout(batch_size, n_timesteps, n_features, n_hidden, n_outputs)
+    _check_readout(readout)
+    cdef Layout L = _layout(batch_size, n_timesteps, n_features, n_hidden, n_outputs,
+                            _readout(readout))
     return L.end_sgr if sgr else L.end
 
 
@@ -114,73 +165,170 @@ cdef int _check_weights(const floating[::1] sample_weight, Py_ssize_t n,
     return 0
 
 
-cdef int _check_network(Py_ssize_t P, Py_ssize_t F, int n_hidden, Py_ssize_t O) except -1:
+cdef int _check_network(Py_ssize_t P, Py_ssize_t F, int n_hidden, Py_ssize_t O,
+                        int readout=POOL_LAST) except -1:
+    cdef int R = _check_readout(readout)
     if n_hidden < 1 or O < 1:
         raise ValueError(f"n_hidden and the number of outputs must be >= 1, "
                          f"got {n_hidden} and {O}")
-    _check_size("coef", P, _n_params(F, n_hidden, O),
-                f"n_params(n_features={F}, n_hidden={n_hidden}, n_outputs={O})")
+    _check_size("coef", P, _n_params(F, n_hidden, O, R),
+                f"n_params(n_features={F}, n_hidden={n_hidden}, n_outputs={O}, "
+                f"readout={readout})")
     return 0
 
 
-def parameter_layout(Py_ssize_t n_features, Py_ssize_t n_hidden, Py_ssize_t n_outputs):
+def parameter_layout(Py_ssize_t n_features, Py_ssize_t n_hidden, Py_ssize_t n_outputs,
+                     int readout=READOUT_LAST):
     """Offsets of the five parameter arrays in the flat vector, as the kernels use them.
 
     ``{"W_in": (start, stop), "W_rec": ..., "b": ..., "W_out": ..., "b_out": ...}``;
     the tests hold ``sksgr._init.parameter_slices`` (the one definition the
     Python side uses) to it.
     """
-    cdef Layout L = _layout(0, 0, n_features, n_hidden, n_outputs)
+    _check_readout(readout)
+    cdef Layout L = _layout(0, 0, n_features, n_hidden, n_outputs, _readout(readout))
     return {"W_in": (L.w_in, L.w_rec), "W_rec": (L.w_rec, L.b), "b": (L.b, L.w_out),
             "W_out": (L.w_out, L.b_out), "b_out": (L.b_out, L.n_params)}
 
 
 cdef struct Layout:
+    # the readout, and R H features per sequence (R = r.n pools)
+    Readout r
+    Py_ssize_t RH
     # offsets into the flat parameter vector
     Py_ssize_t w_in, w_rec, b, w_out, b_out, n_params
-    # offsets into the workspace: training, then the extra buffers of dS
-    Py_ssize_t grad, U, Z, D, zlast, err, dz, end
+    # offsets into the workspace: training, then the extra buffers of dS.
+    # feats: the readout features (B, R H); arg: arg-max steps (B, H), as numbers;
+    # dz: dE/dfeats (B, R H)
+    Py_ssize_t grad, U, Z, D, feats, arg, err, dz, inj, end
     Py_ssize_t dW, P, Ad, tmp, od, end_sgr
 
 
 cdef inline Layout _layout(Py_ssize_t B, Py_ssize_t T, Py_ssize_t F,
-                           Py_ssize_t H, Py_ssize_t O) noexcept nogil:
+                           Py_ssize_t H, Py_ssize_t O, Readout r) noexcept nogil:
     cdef Layout L
+    L.r = r
+    L.RH = r.n * H
     L.w_in = 0
     L.w_rec = F * H
     L.b = L.w_rec + H * H
     L.w_out = L.b + H
-    L.b_out = L.w_out + H * O
+    L.b_out = L.w_out + L.RH * O
     L.n_params = L.b_out + O
     L.grad = 0
     L.U = L.n_params
     L.Z = L.U + T * B * F
     L.D = L.Z + (T + 1) * B * H
-    L.zlast = L.D + T * B * H
-    L.err = L.zlast + B * H
+    L.feats = L.D + T * B * H
+    L.arg = L.feats + B * L.RH
+    L.err = L.arg + (B * H if r.has_max else 0)
     L.dz = L.err + B * O
-    L.end = L.dz + B * H
+    L.inj = L.dz + B * L.RH     # (H,): one step's injected error
+    L.end = L.inj + H
     L.dW = L.end
     L.P = L.dW + H * H          # (T + 1) slots: see _norm_change
     L.Ad = L.P + (T + 1) * B * H
-    L.tmp = L.Ad + T * B * H
-    L.od = L.tmp + B * H
+    L.tmp = L.Ad + T * B * H    # (B, R H): see _norm_change
+    L.od = L.tmp + B * L.RH
     L.end_sgr = L.od + B * O
     return L
+
+
+cdef void _readout_features(const floating *Z, const int *lengths, const Py_ssize_t *idx,
+                            Py_ssize_t B, Py_ssize_t H, Layout L, floating *feats,
+                            floating *arg) noexcept nogil:
+    """The readout features ``feats`` (B, R H) of the states ``Z`` (time-major, Z[0] = 0).
+
+    Pool p fills columns ``p H ... (p + 1) H``: the state at each sequence's
+    own last step, or the mean or the unit-wise maximum over its real steps
+    (padding excluded). For a max pool, ``arg`` (B, H) receives the step of
+    each maximum (the first on ties), the step the error flows back to.
+    """
+    cdef Py_ssize_t b, t, j, p, n
+    cdef floating *f
+    cdef floating *m
+    cdef const floating *z
+    for b in range(B):
+        n = lengths[idx[b]]
+        for p in range(L.r.n):
+            f = feats + b * L.RH + p * H
+            memcpy(f, Z + ((n if L.r.pool[p] == POOL_LAST else 1) * B + b) * H,
+                   H * sizeof(floating))
+            if L.r.pool[p] == POOL_MEAN:
+                for t in range(2, n + 1):
+                    z = Z + (t * B + b) * H
+                    for j in range(H):
+                        f[j] += z[j]
+                for j in range(H):
+                    f[j] /= <floating> n
+            elif L.r.pool[p] == POOL_MAX:
+                m = arg + b * H
+                for j in range(H):
+                    m[j] = 0
+                for t in range(2, n + 1):
+                    z = Z + (t * B + b) * H
+                    for j in range(H):
+                        if z[j] > f[j]:
+                            f[j] = z[j]
+                            m[j] = <floating> (t - 1)
+
+
+cdef const floating *_injection(const floating *src, Layout L, Py_ssize_t t, Py_ssize_t n,
+                                const floating *arg, Py_ssize_t H,
+                                floating *buf) noexcept nogil:
+    """The error the readout injects at step ``t`` of a sequence of ``n`` steps, or NULL.
+
+    ``src``: the sequence's error on its readout features (R H); ``arg``: its
+    arg-max steps (H); ``buf``: H of scratch. The last-state pool injects at
+    step n - 1, the mean pool ``src / n`` at every real step, the max pool
+    each unit's error at that unit's arg-max step.
+    """
+    cdef Py_ssize_t p, j
+    cdef const floating *e
+    cdef bint found = False
+    if t >= n:
+        return NULL
+    if L.r.n == 1 and L.r.pool[0] == POOL_LAST:  # the paper's readout: no copy
+        return src if t == n - 1 else NULL
+    for p in range(L.r.n):
+        e = src + p * H
+        if L.r.pool[p] == POOL_LAST and t != n - 1:
+            continue
+        if L.r.pool[p] == POOL_MAX:
+            for j in range(H):
+                if arg[j] == <floating> t:
+                    if not found:
+                        memset(buf, 0, H * sizeof(floating))
+                        found = True
+                    buf[j] += e[j]
+            continue
+        if not found:
+            memset(buf, 0, H * sizeof(floating))
+            found = True
+        if L.r.pool[p] == POOL_LAST:
+            for j in range(H):
+                buf[j] += e[j]
+        else:
+            for j in range(H):
+                buf[j] += e[j] / <floating> n
+    return buf if found else NULL
 
 
 cdef void _forward(const floating *X, Py_ssize_t T_all, Py_ssize_t F,
                    const int *lengths, const Py_ssize_t *idx, Py_ssize_t B,
                    Py_ssize_t Tm, const floating *coef, Py_ssize_t H, Py_ssize_t O,
                    Layout L, floating *work, floating *out) noexcept nogil:
-    """Forward pass of one minibatch: fills U, Z, zlast and the outputs ``out`` (B, O)."""
+    """Forward pass of one minibatch: fills U, Z, the readout features and ``out`` (B, O).
+
+    ``out=NULL``: the features only (no output layer; ``coef`` may then hold
+    only W_in, W_rec and b).
+    """
     cdef floating *U = work + L.U
     cdef floating *Z = work + L.Z
-    cdef floating *zlast = work + L.zlast
+    cdef floating *feats = work + L.feats
     cdef const floating *bias = coef + L.b
     cdef floating *zt
     cdef Py_ssize_t b, t
-    cdef int n
 
     for b in range(B):
         for t in range(Tm):
@@ -199,12 +347,12 @@ cdef void _forward(const floating *X, Py_ssize_t T_all, Py_ssize_t F,
             gemm(False, False, <int> B, <int> H, <int> H, <floating> 1.0, Z + t * B * H,
                  <int> H, coef + L.w_rec, <int> H, <floating> 1.0, zt, <int> H)
         tanh_inplace(zt, B * H)
-    for b in range(B):
-        n = lengths[idx[b]]
-        memcpy(zlast + b * H, Z + (n * B + b) * H, H * sizeof(floating))
+    _readout_features(Z, lengths, idx, B, H, L, feats, work + L.arg)
+    if out == NULL:
+        return
     for b in range(B):
         memcpy(out + b * O, coef + L.b_out, O * sizeof(floating))
-    gemm(False, False, <int> B, <int> O, <int> H, <floating> 1.0, zlast, <int> H,
+    gemm(False, False, <int> B, <int> O, <int> L.RH, <floating> 1.0, feats, <int> L.RH,
          coef + L.w_out, <int> O, <floating> 1.0, out, <int> O)
 
 
@@ -308,7 +456,7 @@ cdef Py_ssize_t _backward(const int *lengths, const Py_ssize_t *idx, Py_ssize_t 
     cdef floating *U = work + L.U
     cdef floating *Z = work + L.Z
     cdef floating *D = work + L.D
-    cdef floating *zlast = work + L.zlast
+    cdef floating *feats = work + L.feats
     cdef floating *err = work + L.err
     cdef floating *dz = work + L.dz
     cdef floating *grad = work + L.grad
@@ -318,14 +466,14 @@ cdef Py_ssize_t _backward(const int *lengths, const Py_ssize_t *idx, Py_ssize_t 
     cdef Py_ssize_t b, t, j, t_min = Tm, n, first
 
     # output layer
-    gemm(True, False, <int> H, <int> O, <int> B, <floating> 1.0, zlast, <int> H,
+    gemm(True, False, <int> L.RH, <int> O, <int> B, <floating> 1.0, feats, <int> L.RH,
          err, <int> O, <floating> 0.0, grad + L.w_out, <int> O)
     memset(grad + L.b_out, 0, O * sizeof(floating))
     for b in range(B):
         for j in range(O):
             grad[L.b_out + j] += err[b * O + j]
-    gemm(False, True, <int> B, <int> H, <int> O, <floating> 1.0, err, <int> O,
-         coef + L.w_out, <int> O, <floating> 0.0, dz, <int> H)
+    gemm(False, True, <int> B, <int> L.RH, <int> O, <floating> 1.0, err, <int> O,
+         coef + L.w_out, <int> O, <floating> 0.0, dz, <int> L.RH)
 
     for b in range(B):
         first = lengths[idx[b]] - depth
@@ -333,7 +481,8 @@ cdef Py_ssize_t _backward(const int *lengths, const Py_ssize_t *idx, Py_ssize_t 
             first = 0
         if first < t_min:
             t_min = first
-    # deltas, last step first: D[t] = (D[t+1] @ W_rec^T + injection) * (1 - z^2)
+    # deltas, last step first: D[t] = (D[t+1] @ W_rec^T + injection) * (1 - z^2),
+    # the injection being the readout's error at step t (see _injection)
     for t in range(Tm - 1, t_min - 1, -1):
         row = D + t * B * H
         if t == Tm - 1:
@@ -348,8 +497,8 @@ cdef Py_ssize_t _backward(const int *lengths, const Py_ssize_t *idx, Py_ssize_t 
                 memset(row, 0, H * sizeof(floating))
                 continue
             zrow = Z + ((t + 1) * B + b) * H
-            if t == n - 1:
-                inj = dz + b * H
+            inj = _injection(dz + b * L.RH, L, t, n, work + L.arg + b * H, H, work + L.inj)
+            if inj != NULL:
                 for j in range(H):
                     row[j] = (row[j] + inj[j]) * (1 - zrow[j] * zrow[j])
             else:
@@ -404,7 +553,8 @@ def forward_backward(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
                      floating[::1] grad,            # OUT flat gradient
                      int n_hidden, int head, int bptt_depth=0, double alpha=0.0,
                      bint return_states=False,
-                     const floating[::1] sample_weight=None):  # IN (n,) weights or None
+                     const floating[::1] sample_weight=None,  # IN (n,) weights or None
+                     int readout=READOUT_LAST):
     """Loss over all n sequences as one minibatch, its gradient, and optionally the states.
 
     ``bptt_depth <= 0`` backpropagates through whole sequences. With
@@ -417,13 +567,13 @@ def forward_backward(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
     cdef Py_ssize_t H = n_hidden, O = Y.shape[1]
     _check_enums(head, SELECT_MINIBATCH)
     _check_data("X", n, T, F, "Y", Y.shape[0], lengths)
-    _check_network(coef.shape[0], F, n_hidden, O)
+    _check_network(coef.shape[0], F, n_hidden, O, readout)
     _check_size("grad", grad.shape[0], coef.shape[0], "coef")
     _check_weights(sample_weight, n, True)
-    cdef Layout L = _layout(n, T, F, H, O)
+    cdef Layout L = _layout(n, T, F, H, O, _readout(readout))
     import numpy as np
     dtype = np.float32 if floating is float else np.float64
-    work_arr = np.zeros(workspace_size(n, T, F, H, O), dtype=dtype)
+    work_arr = np.zeros(workspace_size(n, T, F, H, O, False, readout), dtype=dtype)
     cdef floating[::1] work = work_arr
     cdef Py_ssize_t[::1] idx = np.arange(n, dtype=np.intp)
     cdef double loss
@@ -440,7 +590,7 @@ def forward_backward(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
     if not return_states:
         return loss
     Z = work_arr[L.Z:L.D].reshape(T + 1, n, H).copy()
-    D = work_arr[L.D:L.zlast].reshape(T, n, H).copy()
+    D = work_arr[L.D:L.feats].reshape(T, n, H).copy()
     return loss, Z, D
 
 
@@ -449,33 +599,78 @@ def predict_outputs(const floating[:, :, ::1] X,   # IN (n, T, F) zero after eac
                     const floating[::1] coef,      # IN flat parameters
                     floating[:, ::1] out,          # OUT (n, O) outputs (logits for softmax)
                     floating[::1] work,            # scratch: workspace_size(block, T, F, H, O)
-                    int n_hidden, int block):
-    """Network outputs at each sequence's last step, ``block`` sequences at a time."""
+                    int n_hidden, int block, int readout=READOUT_LAST):
+    """Network outputs of each sequence, ``block`` sequences at a time, without the GIL."""
+    cdef Py_ssize_t n = X.shape[0]
+    if n == 0 and out.shape[0] == 0:
+        return
+    _check_data("X", n, X.shape[1], X.shape[2], "out", out.shape[0], lengths)
+    _check_network(coef.shape[0], X.shape[2], n_hidden, out.shape[1], readout)
+    _forward_blocks(X, lengths, coef, &out[0, 0], out.shape[1], work, n_hidden, block,
+                    readout)
+
+
+def forward_features(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each end
+                     const int[::1] lengths,        # IN (n,)
+                     const floating[::1] coef,      # IN W_in, W_rec, b (more is ignored)
+                     floating[:, ::1] feats,        # OUT (n, R H) readout features
+                     floating[::1] work,            # scratch: workspace_size(block, T, F, H, 1)
+                     int n_hidden, int block, int readout=READOUT_LAST):
+    """The readout features of each sequence (no output layer), ``block`` at a time.
+
+    ``coef`` needs only the recurrent part of the flat vector (its first
+    ``F H + H H + H`` entries): a reservoir has no output layer.
+    """
+    cdef Py_ssize_t n = X.shape[0], F = X.shape[2], H = n_hidden
+    cdef int R = _check_readout(readout)
+    if n == 0 and feats.shape[0] == 0:
+        return
+    _check_data("X", n, X.shape[1], F, "feats", feats.shape[0], lengths)
+    if H < 1:
+        raise ValueError(f"n_hidden must be >= 1, got {H}")
+    _check_size("coef", coef.shape[0], F * H + H * H + H,
+                f"the recurrent part (n_features={F}, n_hidden={H})", at_least=True)
+    _check_size("feats columns", feats.shape[1], R * H, f"{R} pools of {H} units")
+    _forward_blocks(X, lengths, coef, &feats[0, 0], 0, work, n_hidden, block, readout)
+
+
+cdef int _forward_blocks(const floating[:, :, ::1] X, const int[::1] lengths,
+                         const floating[::1] coef, floating *out, Py_ssize_t O,
+                         floating[::1] work, int n_hidden, int block, int readout) except -1:
+    """Forward passes of ``block`` sequences at a time, without the GIL.
+
+    ``O > 0``: the outputs (n, O) into ``out``; ``O == 0``: the readout
+    features (n, R H) instead.
+    """
     cdef Py_ssize_t n = X.shape[0], T = X.shape[1], F = X.shape[2]
-    cdef Py_ssize_t H = n_hidden, O = out.shape[1]
+    cdef Py_ssize_t H = n_hidden, O_work = O if O > 0 else 1
     cdef Py_ssize_t start, B, Tm
+    cdef Readout r = _readout(readout)
     cdef Layout L
     import numpy as np
     cdef Py_ssize_t[::1] idx
-    if n == 0 and out.shape[0] == 0:
-        return
-    _check_data("X", n, T, F, "out", out.shape[0], lengths)
-    _check_network(coef.shape[0], F, n_hidden, O)
     if block < 1:
         raise ValueError(f"block must be >= 1, got {block}")
-    _check_size("work", work.shape[0], workspace_size(min(block, n), T, F, H, O),
-                f"workspace_size(block={min(block, n)}, T={T}, F={F}, H={H}, O={O})",
-                at_least=True)
+    _check_size("work", work.shape[0],
+                workspace_size(min(block, n), T, F, H, O_work, False, readout),
+                f"workspace_size(block={min(block, n)}, T={T}, F={F}, H={H}, O={O_work}, "
+                f"readout={readout})", at_least=True)
     idx = np.arange(n, dtype=np.intp)
     with nogil:
         start = 0
         while start < n:
             B = block if start + block <= n else n - start
             Tm = _max_length(&lengths[0], &idx[start], B)
-            L = _layout(B, Tm, F, H, O)
-            _forward(&X[0, 0, 0], T, F, &lengths[0], &idx[start], B, Tm, &coef[0], H, O,
-                     L, &work[0], &out[start, 0])
+            L = _layout(B, Tm, F, H, O_work, r)
+            if O > 0:
+                _forward(&X[0, 0, 0], T, F, &lengths[0], &idx[start], B, Tm, &coef[0], H, O,
+                         L, &work[0], out + start * O)
+            else:
+                _forward(&X[0, 0, 0], T, F, &lengths[0], &idx[start], B, Tm, &coef[0], H, O,
+                         L, &work[0], NULL)
+                memcpy(out + start * L.RH, &work[L.feats], B * L.RH * sizeof(floating))
             start += B
+    return 0
 
 
 cdef inline bint _all_finite(const floating *x, Py_ssize_t n) noexcept nogil:
@@ -722,6 +917,7 @@ def train_minibatches(
         double[::1] grad_norm_history=None,  # OUT (n_batches,) gradient norm before clipping
         const floating[::1] sample_weight=None,  # IN (n,) per-sequence weights or None
         bint batch_mean=False,             # weighted loss / B (True) or / sum of weights
+        int readout=READOUT_LAST,          # the readout's pools (see Pool)
         ):
     """SGD with momentum, or Adam, over consecutive minibatches, without the GIL.
 
@@ -756,7 +952,8 @@ def train_minibatches(
     """
     cdef Py_ssize_t n_batches = batch_starts.shape[0] - 1
     cdef Py_ssize_t T = X.shape[1], F = X.shape[2], H = n_hidden, O = Y.shape[1]
-    cdef Py_ssize_t P = _n_params(F, H, O)
+    cdef Py_ssize_t P = _n_params(F, H, O, _check_readout(readout))
+    cdef Readout r = _readout(readout)
     cdef Py_ssize_t k, B, Tm, depth
     cdef const Py_ssize_t *idx
     cdef floating *grad
@@ -777,7 +974,7 @@ def train_minibatches(
     import numpy as np
     _check_enums(head, selection)
     _check_data("X", X.shape[0], T, F, "Y", Y.shape[0], lengths)
-    _check_network(coef.shape[0], F, n_hidden, O)
+    _check_network(coef.shape[0], F, n_hidden, O, readout)
     _check_size("velocity", velocity.shape[0], optimizer_state_size(P, solver),
                 "the optimizer's state for coef")
     opt.solver = solver
@@ -825,8 +1022,9 @@ def train_minibatches(
     n_max = 0
     for k in range(n_batches):
         n_max = max(n_max, batch_starts[k + 1] - batch_starts[k])
-    _check_size("work", work.shape[0], workspace_size(n_max, T, F, H, O, sgr),
-                f"workspace_size(batch_size={n_max}, T={T}, F={F}, H={H}, O={O}, sgr={sgr})",
+    _check_size("work", work.shape[0], workspace_size(n_max, T, F, H, O, sgr, readout),
+                f"workspace_size(batch_size={n_max}, T={T}, F={F}, H={H}, O={O}, sgr={sgr}, "
+                f"readout={readout})",
                 at_least=True)
     S_b = np.zeros(max(n_max, 1))
     dS_b = np.zeros(max(n_max, 1))
@@ -848,7 +1046,7 @@ def train_minibatches(
                     gn[k] = NAN
                 continue
             Tm = _max_length(&lengths[0], idx, B)
-            L = _layout(B, Tm, F, H, O)
+            L = _layout(B, Tm, F, H, O, r)
             grad = &work[0] + L.grad
             depth = _depth_or_all(bptt_depth, Tm)
             _forward(&X[0, 0, 0], T, F, &lengths[0], idx, B, Tm, w, H, O, L, &work[0],

@@ -12,51 +12,53 @@ import numpy as np
 # reference, fitted attribute, shape for (n_features F, n_hidden H,
 # n_outputs O), whether the L2 penalty ``alpha`` applies). Row-major, with
 # a(t) = u(t) @ W_in + z(t-1) @ W_rec + b and output z @ W_out + b_out.
+# With a readout of R pools the output layer reads R H features: W_out is (R H, O).
 PARAMETERS = (
-    ("W_in", "input_weights_", lambda F, H, O: (F, H), True),
-    ("W_rec", "recurrent_weights_", lambda F, H, O: (H, H), True),
-    ("b", "hidden_bias_", lambda F, H, O: (H,), False),
-    ("W_out", "output_weights_", lambda F, H, O: (H, O), True),
-    ("b_out", "output_bias_", lambda F, H, O: (O,), False),
+    ("W_in", "input_weights_", lambda F, H, O, R: (F, H), True),
+    ("W_rec", "recurrent_weights_", lambda F, H, O, R: (H, H), True),
+    ("b", "hidden_bias_", lambda F, H, O, R: (H,), False),
+    ("W_out", "output_weights_", lambda F, H, O, R: (R * H, O), True),
+    ("b_out", "output_bias_", lambda F, H, O, R: (O,), False),
 )
 PARAMETER_NAMES = tuple(p[0] for p in PARAMETERS)
 WEIGHT_ATTRIBUTES = tuple(p[1] for p in PARAMETERS)
 
 
-def weight_shapes(n_features, n_hidden, n_outputs):
+def weight_shapes(n_features, n_hidden, n_outputs, n_pools=1):
     """Shapes of the five parameter arrays, in ``PARAMETERS`` order."""
-    return [shape(n_features, n_hidden, n_outputs) for _, _, shape, _ in PARAMETERS]
+    return [shape(n_features, n_hidden, n_outputs, n_pools) for _, _, shape, _ in PARAMETERS]
 
 
-def parameter_slices(n_features, n_hidden, n_outputs):
+def parameter_slices(n_features, n_hidden, n_outputs, n_pools=1):
     """``{name: slice}`` of each parameter array in the flat vector."""
     out, start = {}, 0
-    for name, shape in zip(PARAMETER_NAMES, weight_shapes(n_features, n_hidden, n_outputs)):
+    for name, shape in zip(PARAMETER_NAMES,
+                           weight_shapes(n_features, n_hidden, n_outputs, n_pools)):
         size = int(np.prod(shape))
         out[name] = slice(start, start + size)
         start += size
     return out
 
 
-def n_params(n_features, n_hidden, n_outputs):
+def n_params(n_features, n_hidden, n_outputs, n_pools=1):
     """Length of the flat parameter vector."""
-    return parameter_slices(n_features, n_hidden, n_outputs)["b_out"].stop
+    return parameter_slices(n_features, n_hidden, n_outputs, n_pools)["b_out"].stop
 
 
-def penalized(n_features, n_hidden, n_outputs):
+def penalized(n_features, n_hidden, n_outputs, n_pools=1):
     """Boolean mask of the entries of the flat vector under the L2 penalty (the matrices)."""
-    slices = parameter_slices(n_features, n_hidden, n_outputs)
-    mask = np.zeros(n_params(n_features, n_hidden, n_outputs), dtype=bool)
+    slices = parameter_slices(n_features, n_hidden, n_outputs, n_pools)
+    mask = np.zeros(n_params(n_features, n_hidden, n_outputs, n_pools), dtype=bool)
     for name, _, _, l2 in PARAMETERS:
         mask[slices[name]] = l2
     return mask
 
 
-def unpack(coef, n_features, n_hidden, n_outputs):
+def unpack(coef, n_features, n_hidden, n_outputs, n_pools=1):
     """Views of the flat vector ``coef`` as the five parameter arrays."""
-    slices = parameter_slices(n_features, n_hidden, n_outputs)
+    slices = parameter_slices(n_features, n_hidden, n_outputs, n_pools)
     return [coef[slices[name]].reshape(shape) for name, shape in
-            zip(PARAMETER_NAMES, weight_shapes(n_features, n_hidden, n_outputs))]
+            zip(PARAMETER_NAMES, weight_shapes(n_features, n_hidden, n_outputs, n_pools))]
 
 
 def pack(arrays, dtype=None):

@@ -5,8 +5,11 @@ kernels against it, and ``benchmarks/bench_update.py`` times it as the NumPy
 baseline. It follows the same conventions as the kernels:
 
 - ``X`` is ``(n_samples, n_timesteps, n_features)``, zero-filled after each
-  sequence's own ``lengths[i]`` steps; the output is read at step
-  ``lengths[i] - 1``;
+  sequence's own ``lengths[i]`` steps; the output is read from the readout
+  features: by default the state at step ``lengths[i] - 1``; ``readout``
+  names up to three pools, concatenated: ``"last"``, ``"mean"`` and
+  ``"max"`` over the sequence's own steps (the max's gradient flows to the
+  first arg-max step of each unit);
 - ``a(t) = u(t) @ W_in + z(t-1) @ W_rec + b``, ``z(t) = tanh(a(t))``,
   ``z(-1) = 0`` (paper eq. 1);
 - the loss is the mean over the minibatch of the per-sequence loss:
@@ -34,24 +37,58 @@ from ._init import PARAMETER_NAMES as PARAM_NAMES
 from ._init import weight_shapes
 
 
-def init_params(n_features, n_hidden, n_outputs, rng, scale=0.3):
+def init_params(n_features, n_hidden, n_outputs, rng, scale=0.3, n_pools=1):
     """Random parameters (a dict keyed by ``PARAM_NAMES``) for tests and benchmarks."""
-    shapes = weight_shapes(n_features, n_hidden, n_outputs)
+    shapes = weight_shapes(n_features, n_hidden, n_outputs, n_pools)
     return {k: scale * rng.standard_normal(s) for k, s in zip(PARAM_NAMES, shapes)}
 
 
-def forward(params, X, lengths):
+def readout_features(Z, lengths, readout=("last",)):
+    """The readout features ``(n, R H)`` of the states ``Z`` (``(T + 1, n, H)``)."""
+    lengths = np.asarray(lengths)
+    feats = []
+    for pool in readout:
+        if pool == "last":
+            feats.append(Z[lengths, np.arange(Z.shape[1])])
+        elif pool == "mean":
+            feats.append(np.stack([Z[1:n + 1, i].mean(axis=0) for i, n in enumerate(lengths)]))
+        elif pool == "max":
+            feats.append(np.stack([Z[1:n + 1, i].max(axis=0) for i, n in enumerate(lengths)]))
+        else:
+            raise ValueError(f"unknown pool {pool!r}")
+    return np.concatenate(feats, axis=1)
+
+
+def forward(params, X, lengths, readout=("last",)):
     """Hidden states ``Z`` of shape ``(T + 1, n, H)`` (``Z[0] = 0``) and outputs.
 
-    Returns ``Z, z_last, logits`` where ``z_last[i] = Z[lengths[i], i]``.
+    Returns ``Z, feats, logits`` where ``feats`` are the readout features
+    (``feats[i] = Z[lengths[i], i]`` for the default ``readout=("last",)``).
     """
     n, T, _ = X.shape
     H = params["W_rec"].shape[0]
     Z = np.zeros((T + 1, n, H), dtype=X.dtype)
     for t in range(T):
         Z[t + 1] = np.tanh(X[:, t] @ params["W_in"] + Z[t] @ params["W_rec"] + params["b"])
-    z_last = Z[lengths, np.arange(n)]
-    return Z, z_last, z_last @ params["W_out"] + params["b_out"]
+    feats = readout_features(Z, lengths, readout)
+    return Z, feats, feats @ params["W_out"] + params["b_out"]
+
+
+def readout_injection(Z, lengths, d_feats, readout=("last",)):
+    """``dE/dz(t)`` that the readout injects at each step: ``(T, n, H)`` from ``dE/dfeats``."""
+    T, n, H = Z.shape[0] - 1, Z.shape[1], Z.shape[2]
+    inj = np.zeros((T, n, H), dtype=Z.dtype)
+    for p, pool in enumerate(readout):
+        d = d_feats[:, p * H:(p + 1) * H]
+        for i, L in enumerate(np.asarray(lengths)):
+            if pool == "last":
+                inj[L - 1, i] += d[i]
+            elif pool == "mean":
+                inj[:L, i] += d[i] / L
+            else:  # the first arg-max step of each unit
+                arg = np.argmax(Z[1:L + 1, i], axis=0)
+                inj[arg, i, np.arange(H)] += d[i]
+    return inj
 
 
 def output_error(logits, Y, head):
@@ -64,29 +101,33 @@ def output_error(logits, Y, head):
     return 0.5 * (diff**2).sum(axis=1), diff
 
 
-def backward_deltas(params, Z, lengths, d_last, bptt_depth=None):
-    """Deltas ``D[t] = dE/da(t)`` (shape ``(T, n, H)``) from ``d_last = dE/dz_last``."""
+def backward_deltas(params, Z, lengths, d_feats, bptt_depth=None, readout=("last",)):
+    """Deltas ``D[t] = dE/da(t)`` (shape ``(T, n, H)``) from ``d_feats = dE/dfeats``.
+
+    With the default readout ``d_feats`` is ``dE/dz_last``.
+    """
     T, n, H = Z.shape[0] - 1, Z.shape[1], Z.shape[2]
     depth = T if bptt_depth is None else bptt_depth
+    inj = readout_injection(Z, lengths, d_feats, readout)
     D = np.zeros((T, n, H), dtype=Z.dtype)
     nxt = np.zeros((n, H), dtype=Z.dtype)
     for t in range(T - 1, -1, -1):
-        g = nxt @ params["W_rec"].T
-        g[lengths - 1 == t] += d_last[lengths - 1 == t]
+        g = nxt @ params["W_rec"].T + inj[t]
         g[t < lengths - depth] = 0.0
         D[t] = g * (1.0 - Z[t + 1] ** 2)
         nxt = D[t]
     return D
 
 
-def loss_and_gradients(params, X, lengths, Y, head, bptt_depth=None, sample_weight=None):
+def loss_and_gradients(params, X, lengths, Y, head, bptt_depth=None, sample_weight=None,
+                       readout=("last",)):
     """Mean minibatch loss and its gradients with respect to every parameter.
 
     ``sample_weight`` (n,): the weighted mean loss instead (weights not all 0).
     """
     lengths = np.asarray(lengths)
     n = X.shape[0]
-    Z, z_last, logits = forward(params, X, lengths)
+    Z, feats, logits = forward(params, X, lengths, readout)
     per_seq, err = output_error(logits, Y, head)
     if sample_weight is None:
         err = err / n
@@ -95,13 +136,13 @@ def loss_and_gradients(params, X, lengths, Y, head, bptt_depth=None, sample_weig
         share = np.asarray(sample_weight, dtype=np.float64) / np.sum(sample_weight)
         err = err * share[:, None]
         loss = share @ per_seq
-    D = backward_deltas(params, Z, lengths, err @ params["W_out"].T, bptt_depth)
+    D = backward_deltas(params, Z, lengths, err @ params["W_out"].T, bptt_depth, readout)
     U = X.transpose(1, 0, 2)
     grads = {
         "W_in": np.einsum("tnf,tnh->fh", U, D),
         "W_rec": np.einsum("tni,tnj->ij", Z[:-1], D),
         "b": D.sum(axis=(0, 1)),
-        "W_out": z_last.T @ err,
+        "W_out": feats.T @ err,
         "b_out": err.sum(axis=0),
     }
     return loss, grads

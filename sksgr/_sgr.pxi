@@ -60,7 +60,7 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
     cdef const floating *z
     cdef const floating *d
     cdef const floating *a
-    cdef Py_ssize_t b, t, j, k, e, s, t_lo = Tm
+    cdef Py_ssize_t b, t, j, k, e, s, p, t_lo = Tm
     cdef double acc, ssq, dot_pd, pk, wb
     cdef floating r  # in the type of err, as B below: weights of 1 change no bit
 
@@ -85,14 +85,34 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
                 tmp[j] = (1 - z[j] * z[j]) * a[j]
             gemm(False, False, <int> B, <int> H, <int> H, <floating> 1.0, tmp, <int> H,
                  W, <int> H, <floating> 1.0, Ad + t * B * H, <int> H)
-        # tangent of the output error, then of dE/dz at each sequence's end (into tmp)
+        # tangent of the readout features (into tmp, (B, R H)): d z = f' d a at the
+        # last step, its mean over the real steps, or at each unit's arg-max step
         for b in range(B):
             e = lengths[idx[b]] - 1
-            z = Z + ((e + 1) * B + b) * H
-            a = Ad + (e * B + b) * H
-            for j in range(H):
-                tmp[b * H + j] = (1 - z[j] * z[j]) * a[j]
-        gemm(False, False, <int> B, <int> O, <int> H, <floating> 1.0, tmp, <int> H,
+            for p in range(L.r.n):
+                row = tmp + b * L.RH + p * H
+                if L.r.pool[p] == POOL_LAST:
+                    z = Z + ((e + 1) * B + b) * H
+                    a = Ad + (e * B + b) * H
+                    for j in range(H):
+                        row[j] = (1 - z[j] * z[j]) * a[j]
+                elif L.r.pool[p] == POOL_MEAN:
+                    memset(row, 0, H * sizeof(floating))
+                    for t in range(e + 1):
+                        z = Z + ((t + 1) * B + b) * H
+                        a = Ad + (t * B + b) * H
+                        for j in range(H):
+                            row[j] += (1 - z[j] * z[j]) * a[j]
+                    for j in range(H):
+                        row[j] /= <floating> (e + 1)
+                else:
+                    for j in range(H):
+                        t = <Py_ssize_t> work[L.arg + b * H + j]
+                        z = Z + ((t + 1) * B + b) * H
+                        a = Ad + (t * B + b) * H
+                        row[j] = (1 - z[j] * z[j]) * a[j]
+        # then of the output error, and of dE/dfeats (into tmp)
+        gemm(False, False, <int> B, <int> O, <int> L.RH, <floating> 1.0, tmp, <int> L.RH,
              coef + L.w_out, <int> O, <floating> 0.0, od, <int> O)
         for b in range(B):
             if sw != NULL:
@@ -124,8 +144,8 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
             else:
                 for k in range(O):
                     od[b * O + k] = od[b * O + k] / B
-        gemm(False, True, <int> B, <int> H, <int> O, <floating> 1.0, od, <int> O,
-             coef + L.w_out, <int> O, <floating> 0.0, tmp, <int> H)
+        gemm(False, True, <int> B, <int> L.RH, <int> O, <floating> 1.0, od, <int> O,
+             coef + L.w_out, <int> O, <floating> 0.0, tmp, <int> L.RH)
 
     # tangent backward pass: Dd[t] = d delta(t)
     for t in range(Tm - 1, t_lo - 1, -1):
@@ -144,8 +164,9 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
             if exact:
                 d = D + (t * B + b) * H
                 a = Ad + (t * B + b) * H
-                if t == e:
-                    src = tmp + b * H
+                src = _injection(tmp + b * L.RH, L, t, e + 1, work + L.arg + b * H, H,
+                                 work + L.inj)
+                if src != NULL:
                     for j in range(H):
                         row[j] = (row[j] + src[j]) * (1 - z[j] * z[j]) - 2 * d[j] * z[j] * a[j]
                 else:
@@ -234,7 +255,8 @@ def norm_change(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each en
                 const floating[::1] coef,      # IN flat parameters
                 const floating[:, ::1] direction,  # IN (H, H) direction for W_rec
                 int n_hidden, int head, int q_depth, bint exact,
-                const floating[::1] sample_weight=None):  # IN (n,) weights or None
+                const floating[::1] sample_weight=None,  # IN (n,) weights or None
+                int readout=READOUT_LAST):     # the readout's pools (see Pool)
     """S, dS, Q of all n sequences taken as one minibatch, and the per-sequence arrays.
 
     ``q_depth <= 0`` measures over whole sequences. Returns
@@ -247,14 +269,15 @@ def norm_change(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each en
     cdef Py_ssize_t H = n_hidden, O = Y.shape[1], b
     _check_enums(head, SELECT_MINIBATCH)
     _check_data("X", n, T, F, "Y", Y.shape[0], lengths)
-    _check_network(coef.shape[0], F, n_hidden, O)
+    _check_network(coef.shape[0], F, n_hidden, O, readout)
     _check_weights(sample_weight, n, True)
     cdef const floating *sw = NULL if sample_weight is None else &sample_weight[0]
-    cdef Layout L = _layout(n, T, F, H, O)
+    cdef Layout L = _layout(n, T, F, H, O, _readout(readout))
     if direction.shape[0] != H or direction.shape[1] != H:
         raise ValueError(f"direction must have shape ({H}, {H})")
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[::1] work = np.zeros(workspace_size(n, T, F, H, O, True), dtype=dtype)
+    cdef floating[::1] work = np.zeros(workspace_size(n, T, F, H, O, True, readout),
+                                       dtype=dtype)
     cdef Py_ssize_t[::1] idx = np.arange(n, dtype=np.intp)
     cdef double[::1] S_b = np.zeros(n), dS_b = np.zeros(n), E_b = np.zeros(n)
     cdef double[::1] dE_b = np.zeros(n)
