@@ -30,7 +30,8 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from sksgr import SRNRegressor, _bptt_fast
+from sksgr import SRNRegressor
+from sksgr.network import HEAD_IDENTITY, Network, Optimizer
 
 BASE = dict(T=100, H=100, B=10)
 SWEEPS = {
@@ -57,17 +58,18 @@ def sksgr_point(T, H, B, min_seconds, rng):
     X = rng.uniform(size=(B * n_batches, T, F))
     Y = rng.uniform(size=(B * n_batches, O))
     lengths = np.full(len(X), T, dtype=np.int32)
-    coef = rng.normal(0, 0.1, _bptt_fast.n_params(F, H, O))
+    net = Network(F, H, O, HEAD_IDENTITY)
+    coef = rng.normal(0, 0.1, net.n_params)
     velocity = np.zeros_like(coef)
-    size = _bptt_fast.workspace_size(B, T, F, H, O)
-    work = np.empty(size)
+    work = net.workspace(B, T, np.float64)
+    size = work.size
+    optimizer = Optimizer(learning_rate=1e-6, momentum=0.9)
     order = np.arange(len(X), dtype=np.intp)
     starts = np.arange(0, len(X) + 1, B, dtype=np.intp)
     losses = np.empty(n_batches)
 
     def run():
-        _bptt_fast.train_minibatches(X, Y, lengths, order, starts, coef, velocity, work,
-                                     losses, H, 1, 0, 1e-6, 0.9, False, 0.0)
+        net.train(X, Y, lengths, order, starts, coef, velocity, work, losses, optimizer)
 
     seconds = _timeit(run, min_seconds) / n_batches
     tracemalloc.start()

@@ -22,9 +22,9 @@ Implementations, timed in the same run, all with one BLAS thread
    ``tol=None``) on n = B x updates random sequences; the rate is
    ``est.n_updates_ / wall time of fit``, input validation and the Python
    loop included;
-2. ``sksgr kernel``: ``sksgr._bptt_fast.train_minibatches`` over the same
+2. ``sksgr kernel``: the kernel through ``sksgr.network.Network.train`` over the same
    number of shuffled minibatches in one call (no Python per update);
-3. ``NumPy reference``: ``sksgr._numpy_reference.loss_and_gradients`` then
+3. ``NumPy reference``: ``tests/numpy_reference.py``'s ``loss_and_gradients`` then
    ``sgd_momentum_step``, per minibatch;
 4. ``sksgr fit, SGR ...``: the same ``fit`` with
    ``gradient_regularization=True`` in each ``ds_mode`` and ``selection``;
@@ -78,8 +78,11 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from sksgr import SRNRegressor, _bptt_fast
-from sksgr import _numpy_reference as ref
+from sksgr import SRNRegressor
+from sksgr.network import HEAD_IDENTITY, Network, Optimizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import numpy_reference as ref  # noqa: E402  (the tests' pure-NumPy reference)
 
 LEARNING_RATE = 1e-4
 MOMENTUM = 0.9
@@ -179,7 +182,8 @@ def _sgr_fit(**sgr):
 def make_sksgr_kernel(cfg, dtype):
     B, T, F, H, O = (cfg.batch_size, cfg.n_timesteps, cfg.n_features, cfg.n_hidden,
                      cfg.n_outputs)
-    P = _bptt_fast.n_params(F, H, O)
+    net = Network(F, H, O, HEAD_IDENTITY)
+    P = net.n_params
 
     def make_run(n_updates):
         X, y = random_data(cfg, n_updates, dtype)
@@ -191,14 +195,13 @@ def make_sksgr_kernel(cfg, dtype):
         starts = np.arange(0, n + 1, B, dtype=np.intp)
         coef = (0.1 * rng.standard_normal(P)).astype(dtype)
         velocity = np.zeros(P, dtype=dtype)
-        work = np.empty(_bptt_fast.workspace_size(B, T, F, H, O), dtype=dtype)
+        work = net.workspace(B, T, dtype)
         losses = np.empty(n_updates)
+        optimizer = Optimizer(learning_rate=LEARNING_RATE, momentum=MOMENTUM)
 
         def run():
-            return _bptt_fast.train_minibatches(
-                X, Y, lengths, order, starts, coef, velocity, work, losses, H,
-                _bptt_fast.HEAD_IDENTITY, 0, LEARNING_RATE, MOMENTUM, False, 0.0,
-            )
+            return net.train(X, Y, lengths, order, starts, coef, velocity, work, losses,
+                             optimizer)
 
         return run
 

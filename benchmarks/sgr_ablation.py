@@ -16,9 +16,11 @@ per network, 3 seeds::
     python benchmarks/sgr_ablation.py                       # ~15 min on 2 cores
     python benchmarks/sgr_ablation.py --length 20 --learning-rate 1e-2 --updates 2000
 
-Networks train in chunks (the momentum carries over, as in one uninterrupted
-training: sksgr's internal ``continue_training``, not a ``warm_start`` fit), so
-that accuracy, Q and the spectral radius can be followed during training.
+Networks train in chunks of ``--chunk`` candidates, each a ``partial_fit`` on
+``--chunk`` minibatches' worth of sequences drawn from the training set (the
+momentum carries over, as in one uninterrupted training; not a ``warm_start``
+fit, which restarts it), so that accuracy, Q and the spectral radius can be
+followed during training.
 """
 
 import argparse
@@ -30,7 +32,6 @@ from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from sksgr import SRNClassifier
-from sksgr._base import continue_training
 from sksgr.datasets import make_temporal_order
 
 VARIANTS = {
@@ -56,8 +57,8 @@ def train_one(variant, seed, data, args):
     params = dict(
         n_hidden=args.n_hidden, init="normal", sigma=args.sigma,
         spectral_radius=args.spectral_radius, solver="sgd",
-        learning_rate=args.learning_rate, momentum=0.9, batch_size=10, max_iter=10**6,
-        tol=None, max_candidates=args.chunk, random_state=np.random.RandomState(seed),
+        learning_rate=args.learning_rate, momentum=0.9, batch_size=10, tol=None,
+        random_state=seed,
         **VARIANTS[variant],
     )
     if params.get("gradient_regularization") and args.q_depth is not None:
@@ -66,14 +67,14 @@ def train_one(variant, seed, data, args):
     trace = []
     tic = time.perf_counter()
     used = q = None
+    draws = np.random.RandomState(seed)  # the chunks' sequences, the same for every variant
+    classes = np.unique(y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for i in range(max(1, args.updates // args.chunk)):
-            if i == 0:
-                clf.fit(X, y)
-            else:  # the next chunk from the weights and the momentum of the last one
-                continue_training(clf, X, y, max_candidates=args.chunk, max_epochs=10**6,
-                                  random_state=params["random_state"])
+        for _ in range(max(1, args.updates // args.chunk)):
+            # the next chunk from the weights and the momentum of the last one
+            idx = draws.choice(len(X), size=min(len(X), args.chunk * 10), replace=False)
+            clf.partial_fit(X[idx], y[idx], classes=classes)
             acc = clf.score(X_val, y_val)
             radius = np.max(np.abs(np.linalg.eigvals(clf.recurrent_weights_)))
             if clf.used_history_ is not None:

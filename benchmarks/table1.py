@@ -567,7 +567,13 @@ def _fit_pascanu(est, data, args):
         notes.append("never validated (updates < validation interval)")
     return est, {"best_validation": float(best_val), "best_at": best_at,
                  "epochs": int(est.n_iter_), "train_time_s": time.perf_counter() - tic,
-                 "validation_time_s": float("nan"), "curve": curve}, notes
+                 "validation_time_s": float("nan"), "curve": curve, **run_counts(est)}, notes
+
+
+def run_counts(est):
+    """The candidates, applied updates and skipped / guarded SGR candidates of a run."""
+    return {"candidates": int(est.n_candidates_), "updates": int(est.n_updates_),
+            "skipped": int(est.n_skipped_), "guarded": int(est.n_guarded_)}
 
 
 def _fit_chernodub(est, data, seed, task, args):
@@ -619,13 +625,10 @@ def _fit_chernodub(est, data, seed, task, args):
             break
     if applied and est.n_updates_ < args.updates and not notes:  # no other stop: the cap
         notes.append(f"stopped: {max_candidates:,} candidates")
-    best.n_iter_ = epoch + 1  # epochs of the run (the kept network may be earlier)
-    best.n_candidates_, best.n_updates_ = est.n_candidates_, est.n_updates_
-    best.n_skipped_, best.n_guarded_ = est.n_skipped_, est.n_guarded_
-    best.n_clipped_ = est.n_clipped_
+    # the kept network may be an earlier one: the counts are those of the whole run
     return best, {"best_validation": best_score, "best_at": best_at, "epochs": epoch + 1,
                   "train_time_s": train_time, "validation_time_s": val_time,
-                  "curve": curve}, notes
+                  "curve": curve, **run_counts(est)}, notes
 
 
 def train_one(task, T, net, seed, method, data, args, commit="unknown"):
@@ -652,9 +655,6 @@ def train_one(task, T, net, seed, method, data, args, commit="unknown"):
     return {
         "net": net, "seed": seed, "task": task, "T": T, "method": method,
         **info, "test_accuracy": test,
-        "candidates": int(est.n_candidates_), "updates": int(est.n_updates_),
-        "skipped": int(getattr(est, "n_skipped_", 0)),
-        "guarded": int(getattr(est, "n_guarded_", 0)),
         "spectral_radius": radius, "wall_time_s": time.perf_counter() - tic,
         "cpu_time_s": time.process_time() - cpu,
         "notes": ";".join(notes), "code_commit": commit,

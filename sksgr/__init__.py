@@ -6,7 +6,8 @@ time, after Chernodub & Nowicki (2016).
 """
 
 try:
-    from . import _bptt_fast  # noqa: F401  (the compiled kernels: fail early, and clearly)
+    # the front door to the compiled kernels: fail early, and clearly, if they are not built
+    from . import network  # noqa: F401
 except ImportError as exc:
     from ._check_build import raise_build_error
 

@@ -5,7 +5,7 @@ import os
 import sys
 import warnings
 from abc import ABCMeta, abstractmethod
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,22 +18,26 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from . import _bptt_fast
-from ._init import WEIGHT_ATTRIBUTES, init_coef, n_params, pack, unpack, weight_shapes
+from ._init import WEIGHT_ATTRIBUTES, init_coef, pack, weight_shapes
 from ._sequences import SEQUENCES, check_sequences
 from ._training import (
     BLOWUP_FACTOR,
-    SGRConfig,
     TrainingConfig,
     TrainingData,
     single_blas_thread,
     stop_on_sigint,
     train_network,
 )
-
-# Memory for the hidden states of one prediction block (sequences per block
-# are chosen so that (T + 1) * block * n_hidden values fit in it).
-_PREDICT_BLOCK_BYTES = 32 * 2**20
+from .network import (
+    DS_MODES,
+    SELECTIONS,
+    SOLVERS,
+    STEERS,
+    Network,
+    Optimizer,
+    SGRSettings,
+    check_readout,
+)
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -59,6 +63,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
 
     _parameter_constraints: dict = {
         "n_hidden": [Interval(Integral, 1, None, closed="left")],
+        "readout": [str, tuple, list],
         "init": [StrOptions({"normal", "pascanu", "xavier_uniform"})],
         "sigma": [Interval(Real, 0, None, closed="left")],
         "spectral_radius": [Interval(Real, 0, None, closed="neither"), None],
@@ -103,6 +108,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self,
         n_hidden=100,
         *,
+        readout="last",
         init="xavier_uniform",
         sigma=0.01,
         spectral_radius=None,
@@ -143,6 +149,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         steer="dS",
     ):
         self.n_hidden = n_hidden
+        self.readout = readout
         self.init = init
         self.sigma = sigma
         self.spectral_radius = spectral_radius
@@ -183,7 +190,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         self.steer = steer
 
     # -- what the two heads do differently ---------------------------------
-    _head = None  # _bptt_fast.HEAD_SOFTMAX or HEAD_IDENTITY
+    _head = None  # HEAD_SOFTMAX or HEAD_IDENTITY (sksgr.network)
 
     @abstractmethod
     def _encode_targets(self, y, *, reset, classes=None, partial=False):
@@ -200,37 +207,35 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
     def _split_validation(self, y, rng):
         """Indices (train, validation) of the internal validation split."""
 
-    def _training_config(self, n_hidden):
-        """The estimator's training settings as the plain configuration of the loop."""
-        sgr = None
-        if self.gradient_regularization:
-            q_min, q_max = self._q_range()
-            sgr = SGRConfig(
-                selection=(_bptt_fast.SELECT_EXAMPLE if self.selection == "example"
-                           else _bptt_fast.SELECT_MINIBATCH),
-                exact=self.ds_mode == "exact", q_min=q_min, q_max=q_max,
-                ds_max=self.ds_max or 0.0, q_depth=self.q_depth or 0,
-                max_skips=self.max_skips or 0, ds_momentum=self.ds_momentum,
-                steer_q=self.steer == "dQ",
-            )
-        return TrainingConfig(
-            n_hidden=n_hidden, head=int(self._head), learning_rate=self.learning_rate,
-            momentum=self.momentum, nesterov=self.nesterov, alpha=self.alpha,
-            solver=self._solver_code(), beta_1=self.beta_1, beta_2=self.beta_2,
-            epsilon=self.epsilon,
-            batch_size=self.batch_size, shuffle=self.shuffle, bptt_depth=self.bptt_depth,
-            clip_norm=self.clip_norm, max_candidates=self.max_candidates,
-            validation_interval=self.validation_interval, tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change, verbose=self.verbose, sgr=sgr,
-        )
+    def _optimizer(self):
+        """The optimizer's settings, as the kernel takes them."""
+        return Optimizer(solver=SOLVERS[self.solver], learning_rate=self.learning_rate,
+                         momentum=self.momentum, nesterov=self.nesterov, beta_1=self.beta_1,
+                         beta_2=self.beta_2, epsilon=self.epsilon)
 
-    def _solver_code(self):
-        return _bptt_fast.SOLVER_ADAM if self.solver == "adam" else _bptt_fast.SOLVER_SGD
+    def _sgr_settings(self):
+        """The regularization's settings as the kernel takes them; None when it is off."""
+        if not self.gradient_regularization:
+            return None
+        q_min, q_max = self._q_range()
+        return SGRSettings(selection=SELECTIONS[self.selection], ds_mode=DS_MODES[self.ds_mode],
+                           q_min=q_min, q_max=q_max, ds_max=self.ds_max or 0.0,
+                           q_depth=self.q_depth or 0, max_skips=self.max_skips or 0,
+                           ds_momentum=self.ds_momentum, steer=STEERS[self.steer])
+
+    def _training_config(self):
+        """The estimator's training settings as the plain configuration of the loop."""
+        return TrainingConfig(
+            network=self._net, optimizer=self._optimizer(), sgr=self._sgr_settings(),
+            alpha=self.alpha, batch_size=self.batch_size, shuffle=self.shuffle,
+            bptt_depth=self.bptt_depth, clip_norm=self.clip_norm,
+            max_candidates=self.max_candidates, validation_interval=self.validation_interval,
+            tol=self.tol, n_iter_no_change=self.n_iter_no_change, verbose=self.verbose,
+        )
 
     def _zero_state(self, coef):
         """A fresh optimizer state for the parameters ``coef`` (momentum, or Adam's moments)."""
-        return np.zeros(_bptt_fast.optimizer_state_size(coef.size, self._solver_code()),
-                        dtype=coef.dtype)
+        return np.zeros(self._optimizer().state_size(coef.size), dtype=coef.dtype)
 
     def _check_params(self):
         """What ``_parameter_constraints`` cannot express; every fit checks it, used or not."""
@@ -240,6 +245,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
                 "or None. Got 0 instead."
             )
         self._q_range()
+        check_readout(self.readout)
         if (self.bptt_depth is not None and self.q_depth is not None
                 and self.q_depth >= self.bptt_depth):
             raise ValueError(
@@ -266,22 +272,24 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
     # -- parameters as the fitted attributes ------------------------------
     def _set_coef(self, coef):
         """Set the public weight attributes from a flat parameter vector (copied)."""
-        for name, value in zip(WEIGHT_ATTRIBUTES, unpack(coef.copy(), *self._sizes)):
+        for name, value in zip(WEIGHT_ATTRIBUTES, self._net.unpack(coef.copy())):
             setattr(self, name, value)
 
     def _get_coef(self):
         """The flat parameter vector, packed from the (possibly user-edited) attributes.
 
-        Their shapes are checked first (:meth:`_fitted_sizes`).
+        Their shapes are checked first (:meth:`_fitted_network`).
         """
-        self._fitted_sizes()
+        self._fitted_network()
         return pack([getattr(self, name) for name in WEIGHT_ATTRIBUTES], self._dtype)
 
-    def _fitted_sizes(self):
-        """``(n_features, n_hidden, n_outputs)`` of the fitted network, from its weights.
+    def _fitted_network(self):
+        """The fitted :class:`~sksgr.network.Network`: sizes from the weights, readout
+        and head from the fit.
 
-        The size of the network is that of the fitted weight attributes, not
-        the ``n_hidden`` parameter (which may have been changed since). Every
+        The size of the network is that of the fitted weight attributes, and
+        its readout the one it was fitted with, not the ``n_hidden`` and
+        ``readout`` parameters (which may have been changed since). Every
         attribute is checked against the others; a mismatch raises a
         ValueError naming the attribute.
         """
@@ -299,13 +307,15 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
                 f"feature(s) per step: expected ({F_fit}, n_hidden)."
             )
         O = self._n_fitted_outputs()
-        for name, expected in zip(WEIGHT_ATTRIBUTES, weight_shapes(F, H, O)):
+        readout = self._fitted_readout
+        for name, expected in zip(WEIGHT_ATTRIBUTES, weight_shapes(F, H, O, len(readout))):
             if shapes[name] != expected:
                 raise ValueError(
                     f"{name} has shape {shapes[name]} but input_weights_ implies "
-                    f"n_hidden={H} and the model has {O} output(s): expected {expected}."
+                    f"n_hidden={H}, the model has {O} output(s) and its readout {readout} "
+                    f"{len(readout)} pool(s): expected {expected}."
                 )
-        return F, H, O
+        return Network(F, H, O, self._head, readout)
 
     @property
     def _dtype(self):
@@ -411,23 +421,29 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
 
     def _warm_coef(self):
         """The fitted weights to continue from; their size must be ``n_hidden``."""
-        _, H, _ = self._fitted_sizes()
+        H = self._fitted_network().n_hidden
         if H != self.n_hidden:
             raise ValueError(
                 f"Cannot continue training with n_hidden={self.n_hidden}: the fitted "
                 f"network has {H} hidden units (recurrent_weights_ has shape {(H, H)}). "
                 f"Set n_hidden={H} to continue it, or warm_start=False to train a new network."
             )
+        if check_readout(self.readout) != self._fitted_readout:
+            raise ValueError(
+                f"Cannot continue training with readout={self.readout!r}: the fitted network "
+                f"reads {self._fitted_readout!r}. Set it back, or warm_start=False to train a "
+                "new network."
+            )
         coef = self._get_coef()
         if not np.isfinite(coef).all():
             raise ValueError(f"The weights of this {type(self).__name__} are not finite.")
-        self._sizes = self._fitted_sizes()
+        self._net = self._fitted_network()
         return coef
 
     def _warm_velocity(self, dtype):
         """The optimizer state to continue with: fresh if the sizes or the solver changed."""
         velocity = getattr(self, "_velocity", None)
-        n = _bptt_fast.optimizer_state_size(n_params(*self._sizes), self._solver_code())
+        n = self._optimizer().state_size(self._net.n_params)
         if velocity is None or velocity.shape != (n,):
             # other sizes, or another solver since the last fit: a fresh state
             return np.zeros(n, dtype=dtype)
@@ -441,7 +457,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
 
     def _draw_coef(self, seed, dtype):
         return init_coef(
-            *self._sizes, init=self.init, sigma=self.sigma,
+            *self._net.sizes[:3], n_pools=self._net.n_pools, init=self.init, sigma=self.sigma,
             spectral_radius=self.spectral_radius,
             recurrent_nonzeros=self.recurrent_nonzeros,
             rng=np.random.RandomState(seed), dtype=dtype,
@@ -469,7 +485,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         ``overrides``: fields of the training configuration that replace the
         estimator's parameters for this run.
         """
-        config = replace(self._training_config(self._sizes[1]), **(overrides or {}))
+        config = replace(self._training_config(), **(overrides or {}))
         score = None
         if validation is not None:
             score = _ValidationScore(self, check_scoring(self, scoring=self.scoring), *validation)
@@ -558,7 +574,9 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         y, Y = self._encode_targets(y, reset=reset, classes=classes, partial=partial)
         _check_lengths(Xp, y, "X", "y")
         if reset:
-            self._sizes = (Xp.shape[2], self.n_hidden, Y.shape[1])
+            self._fitted_readout = check_readout(self.readout)
+            self._net = Network(Xp.shape[2], self.n_hidden, Y.shape[1], self._head,
+                                self._fitted_readout)
         else:
             Xp = Xp.astype(self._dtype, copy=False)
         return Xp, lengths, y, Y
@@ -612,22 +630,12 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
     # -- prediction ---------------------------------------------------------
     def _outputs(self, X):
         """Network outputs at each sequence's last step, shape (n_samples, n_outputs)."""
-        check_is_fitted(self)
+        net, coef = fitted_network(self)
         Xp, lengths = check_sequences(self, X, reset=False)
-        F, H, O = self._fitted_sizes()
-        coef = self._get_coef()
-        if not np.isfinite(coef).all():
-            raise ValueError(f"The weights of this {type(self).__name__} are not finite.")
         Xp = Xp.astype(coef.dtype, copy=False)
-        n, T, _ = Xp.shape
-        block = int(np.clip(_PREDICT_BLOCK_BYTES // ((T + 1) * H * Xp.itemsize), 1, 1024))
-        block = min(block, n)
-        out = np.empty((n, O), dtype=coef.dtype)
-        work = np.empty(_bptt_fast.workspace_size(block, T, F, H, O), dtype=coef.dtype)
         # one BLAS thread: the same outputs whatever else runs at the same time
         with single_blas_thread(nested=True):
-            _bptt_fast.predict_outputs(Xp, lengths, coef, out, work, H, block)
-        return out
+            return net.outputs(Xp, lengths, coef)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -640,25 +648,15 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
 # Only the estimator modules touch an estimator's private members; the others
 # go through these functions.
 
-@dataclass(frozen=True)
-class FittedNetwork:
-    """A fitted network as the kernels take it."""
-
-    coef: np.ndarray  # flat parameters, from the weight attributes (checked, finite)
-    n_features: int
-    n_hidden: int
-    n_outputs: int
-    head: int  # _bptt_fast.HEAD_SOFTMAX or HEAD_IDENTITY
-
-
 def fitted_network(estimator):
-    """The :class:`FittedNetwork` of a fitted estimator, read from its weight attributes."""
+    """``(network, coef)`` of a fitted estimator: its :class:`~sksgr.network.Network`
+    and flat parameters, read from its weight attributes (checked, finite)."""
     check_is_fitted(estimator, "recurrent_weights_")
-    F, H, O = estimator._fitted_sizes()
+    net = estimator._fitted_network()
     coef = estimator._get_coef()
     if not np.isfinite(coef).all():
         raise ValueError(f"The weights of this {type(estimator).__name__} are not finite.")
-    return FittedNetwork(coef, F, H, O, int(estimator._head))
+    return net, coef
 
 
 def kernel_targets(estimator, y):

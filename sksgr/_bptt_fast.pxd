@@ -21,3 +21,35 @@ cpdef enum Pool:
     POOL_LAST = 1  # z at the sequence's own last step (the paper's eq. 1)
     POOL_MEAN = 2  # the mean over its real steps
     POOL_MAX = 3   # the maximum over its real steps, unit by unit
+
+cpdef enum DSMode:
+    DS_LINEAR = 0  # dS with the activations held fixed (the paper's Lemma 1)
+    DS_EXACT = 1   # the exact first-order change (tangent forward pass)
+
+cpdef enum Steer:
+    STEER_DS = 0  # the rule steers the long-term norm S by dS (the paper)
+    STEER_DQ = 1  # it steers Q by its first-order change
+
+# The settings structs, mirrored one to one (same field names) by the Python
+# dataclasses sksgr._network.Optimizer and sksgr._network.SGRSettings; the
+# kernel receives them as dicts, which Cython converts (every field required).
+
+cdef struct Optimizer:
+    int solver             # SOLVER_SGD or SOLVER_ADAM
+    double learning_rate
+    double momentum        # SGD
+    bint nesterov          # SGD
+    double beta_1          # Adam
+    double beta_2          # Adam
+    double epsilon         # Adam
+
+cdef struct SGRSettings:
+    int selection          # SELECT_MINIBATCH or SELECT_EXAMPLE
+    int ds_mode            # DS_LINEAR or DS_EXACT
+    double q_min           # the safe range of Q
+    double q_max
+    double ds_max          # cap on |dS| relative to S; 0: none
+    Py_ssize_t q_depth     # steps back where S is measured; 0: whole sequences
+    int max_skips          # guard: consecutive skips before the best rejected is applied; 0: none
+    bint ds_momentum       # dS along the step with the momentum term (SGD)
+    int steer              # STEER_DS or STEER_DQ

@@ -37,6 +37,8 @@ globals().update(Head.__members__)
 globals().update(Selection.__members__)
 globals().update(Solver.__members__)
 globals().update(Pool.__members__)
+globals().update(DSMode.__members__)
+globals().update(Steer.__members__)
 
 # The readout of the paper: the last state alone.
 READOUT_LAST = POOL_LAST
@@ -701,12 +703,6 @@ cdef double _clip(floating *grad, Py_ssize_t P, double clip_norm) noexcept nogil
 #    vector holds the velocity (SGD, n_params values) or Adam's first and
 #    second moments and its step count ([m, s, t], 2 n_params + 1 values).
 
-cdef struct Optimizer:
-    int solver
-    double lr, mu, beta_1, beta_2, eps
-    bint nesterov
-
-
 def optimizer_state_size(Py_ssize_t n_params, int solver):
     """Length of the optimizer's state vector for ``n_params`` parameters."""
     if solver == SOLVER_ADAM:
@@ -717,48 +713,60 @@ def optimizer_state_size(Py_ssize_t n_params, int solver):
                      f"({SOLVER_ADAM}), got {solver}")
 
 
-cdef inline floating _new_velocity(floating v, floating g, floating lr,
-                                   floating mu) noexcept nogil:
-    """Velocity after a step with gradient ``g``: ``mu v - lr g``."""
-    return mu * v - lr * g
+def settings_fields():
+    """The field names of the kernel's settings structs (for the tests of their mirrors)."""
+    cdef Optimizer o
+    cdef SGRSettings s
+    memset(&o, 0, sizeof(o))
+    memset(&s, 0, sizeof(s))
+    return {"Optimizer": list(o), "SGRSettings": list(s)}
 
 
-cdef inline floating _weight_step(floating v_new, floating g, floating lr, floating mu,
-                                  bint nesterov) noexcept nogil:
-    """Change of a weight whose velocity became ``v_new``: ``v_new``, or Nesterov's
-    ``mu v_new - lr g`` (as scikit-learn's MLP)."""
-    if nesterov:
-        return mu * v_new - lr * g
-    return v_new
+cdef inline double _step_rate(Optimizer o, const floating *v, Py_ssize_t P) noexcept nogil:
+    """What a step needs besides the gradient: Adam's bias-corrected step size for its
+    next step (the state holds the steps taken at ``v[2 P]``); nothing for SGD."""
+    if o.solver == SOLVER_ADAM:
+        return o.learning_rate * sqrt(1.0 - pow(o.beta_2, v[2 * P] + 1.0)) / (
+            1.0 - pow(o.beta_1, v[2 * P] + 1.0))
+    return 0.0
 
 
-cdef inline double _adam_rate(Optimizer o, double t) noexcept nogil:
-    """Adam's bias-corrected step size for its step number ``t`` (1, 2, ...)."""
-    return o.lr * sqrt(1.0 - pow(o.beta_2, t)) / (1.0 - pow(o.beta_1, t))
+cdef inline floating _param_step(Optimizer o, const floating *v, Py_ssize_t i, Py_ssize_t P,
+                                 floating g, floating rate, floating *new) noexcept nogil:
+    """The one dispatch point of the optimizer: the change of parameter ``i`` for the
+    gradient ``g``, with its new state in ``new`` (SGD: the velocity; Adam: the moments).
 
-
-cdef inline floating _adam_step(floating m, floating s, floating g, Optimizer o,
-                                floating rate, floating *m_new, floating *s_new) noexcept nogil:
-    """Adam's change of one weight with moments ``m``, ``s`` and gradient ``g``
-    (as scikit-learn's AdamOptimizer); the new moments go to ``m_new``, ``s_new``."""
-    m_new[0] = <floating> o.beta_1 * m + <floating> (1.0 - o.beta_1) * g
-    s_new[0] = <floating> o.beta_2 * s + <floating> (1.0 - o.beta_2) * g * g
-    return -rate * m_new[0] / (sqrt(s_new[0]) + <floating> o.eps)
+    SGD with momentum: ``v' = mu v - lr g``, change ``v'`` (or Nesterov's
+    ``mu v' - lr g``, as scikit-learn's MLP). Adam (as scikit-learn's
+    AdamOptimizer): ``m' = b1 m + (1 - b1) g``, ``s' = b2 s + (1 - b2) g^2``,
+    change ``-rate m' / (sqrt(s') + eps)``.
+    """
+    cdef floating lr, mu
+    if o.solver == SOLVER_ADAM:
+        new[0] = <floating> o.beta_1 * v[i] + <floating> (1.0 - o.beta_1) * g
+        new[1] = <floating> o.beta_2 * v[P + i] + <floating> (1.0 - o.beta_2) * g * g
+        return -rate * new[0] / (sqrt(new[1]) + <floating> o.epsilon)
+    lr = <floating> o.learning_rate
+    mu = <floating> o.momentum
+    new[0] = mu * v[i] - lr * g
+    if o.nesterov:
+        return mu * new[0] - lr * g
+    return new[0]
 
 
 cdef void _apply_step(floating *w, floating *v, const floating *g, Py_ssize_t P,
                       Optimizer o) noexcept nogil:
+    """Apply the step of gradient ``g``: weights and optimizer state."""
     cdef Py_ssize_t i
-    cdef floating lr = <floating> o.lr, mu = <floating> o.mu, rate
+    cdef floating rate = <floating> _step_rate(o, v, P)
+    cdef floating new[2]
+    for i in range(P):
+        w[i] += _param_step(o, v, i, P, g[i], rate, new)
+        v[i] = new[0]
+        if o.solver == SOLVER_ADAM:
+            v[P + i] = new[1]
     if o.solver == SOLVER_ADAM:
         v[2 * P] += 1.0
-        rate = <floating> _adam_rate(o, v[2 * P])
-        for i in range(P):
-            w[i] += _adam_step(v[i], v[P + i], g[i], o, rate, &v[i], &v[P + i])
-        return
-    for i in range(P):
-        v[i] = _new_velocity(v[i], g[i], lr, mu)
-        w[i] += _weight_step(v[i], g[i], lr, mu, o.nesterov)
 
 
 cdef bint _step_within(const floating *w, const floating *v, const floating *g, Py_ssize_t P,
@@ -768,17 +776,11 @@ cdef bint _step_within(const floating *w, const floating *v, const floating *g, 
     Computes exactly what ``_apply_step`` would, without writing anything.
     """
     cdef Py_ssize_t i
-    cdef floating wi, m_new, s_new
-    cdef floating lr = <floating> o.lr, mu = <floating> o.mu, rate
-    if o.solver == SOLVER_ADAM:
-        rate = <floating> _adam_rate(o, v[2 * P] + 1.0)
-        for i in range(P):
-            wi = w[i] + _adam_step(v[i], v[P + i], g[i], o, rate, &m_new, &s_new)
-            if not fabs(wi) <= bound:  # also false for NaN
-                return False
-        return True
+    cdef floating wi
+    cdef floating rate = <floating> _step_rate(o, v, P)
+    cdef floating new[2]
     for i in range(P):
-        wi = w[i] + _weight_step(_new_velocity(v[i], g[i], lr, mu), g[i], lr, mu, o.nesterov)
+        wi = w[i] + _param_step(o, v, i, P, g[i], rate, new)
         if not fabs(wi) <= bound:  # also false for NaN
             return False
     return True
@@ -789,35 +791,20 @@ cdef void _candidate_step(const floating *v, const floating *g, Py_ssize_t offse
                           floating *step) noexcept nogil:
     """The signed step a candidate would apply to parameters ``offset ... offset + n - 1``.
 
-    SGD: with the momentum term (``with_momentum``) or ``-lr g`` alone. Adam:
-    always the step Adam would apply.
+    SGD: with the momentum term (``with_momentum``) or ``-lr g`` alone (the
+    step with momentum 0). Adam: always the step Adam would apply.
     """
     cdef Py_ssize_t i
-    cdef floating m_new, s_new
-    cdef floating lr = <floating> o.lr, mu = <floating> o.mu, rate
-    if o.solver == SOLVER_ADAM:
-        rate = <floating> _adam_rate(o, v[2 * P] + 1.0)
-        for i in range(offset, offset + n):
-            step[i - offset] = _adam_step(v[i], v[P + i], g[i], o, rate, &m_new, &s_new)
-        return
+    cdef floating rate = <floating> _step_rate(o, v, P)
+    cdef floating new[2]
+    if not with_momentum:
+        o.momentum = 0.0
+        o.nesterov = False
     for i in range(offset, offset + n):
-        if with_momentum:
-            step[i - offset] = _weight_step(_new_velocity(v[i], g[i], lr, mu), g[i], lr, mu,
-                                            o.nesterov)
-        else:
-            step[i - offset] = -lr * g[i]
+        step[i - offset] = _param_step(o, v, i, P, g[i], rate, new)
 
 
 # -- the gradient regularization's decision on one candidate
-
-cdef struct SGRSettings:
-    int selection
-    bint exact
-    double q_min, q_max, ds_max
-    Py_ssize_t q_depth
-    int max_skips
-    bint ds_momentum, steer_q
-
 
 cdef signed char _sgr_select(
         const int *lengths, const Py_ssize_t *idx, const floating *Y, Py_ssize_t B,
@@ -842,15 +829,15 @@ cdef signed char _sgr_select(
     cdef Py_ssize_t b, i
     cdef signed char use
     _candidate_step(v, grad, L.w_rec, H * H, P, opt, s.ds_momentum, work + L.dW)
-    _norm_change(lengths, idx, Y, B, Tm, w, H, O, s.q_depth, s.exact, head, L, work,
-                 S_b, dS_b, E_b, dE_b, sw, W)
+    _norm_change(lengths, idx, Y, B, Tm, w, H, O, s.q_depth, s.ds_mode == DS_EXACT, head, L,
+                 work, S_b, dS_b, E_b, dE_b, sw, W)
     for b in range(B):
         S += S_b[b]
         dS += dS_b[b]
         E += E_b[b]
         dE += dE_b[b]
     Q = _q_factor(E, S)
-    g_steer = _steering(S, dS, E, dE, s.steer_q)
+    g_steer = _steering(S, dS, E, dE, s.steer == STEER_DQ)
     Q_out[0] = Q
     dS_out[0] = dS
     if s.selection == SELECT_EXAMPLE:
@@ -858,7 +845,7 @@ cdef signed char _sgr_select(
         W_kept = 0.0  # their weight: their number when unweighted
         for b in range(B):
             if _accept(_q_factor(E_b[b], S_b[b]), S_b[b], dS_b[b],
-                       _steering(S_b[b], dS_b[b], E_b[b], dE_b[b], s.steer_q),
+                       _steering(S_b[b], dS_b[b], E_b[b], dE_b[b], s.steer == STEER_DQ),
                        s.q_min, s.q_max, s.ds_max):
                 W_kept += 1.0 if sw == NULL else sw[idx[b]]
                 S_b[b] = 1.0
@@ -900,15 +887,10 @@ def train_minibatches(
         floating[::1] velocity,            # IN/OUT optimizer state: optimizer_state_size(P, solver)
         floating[::1] work,                # scratch: workspace_size(max batch, T, F, H, O, sgr)
         double[::1] losses,                # OUT (n_batches,) loss of each candidate minibatch
-        int n_hidden, int head, int bptt_depth,
-        double learning_rate, double momentum, bint nesterov, double alpha,
-        double clip_norm=0.0, double max_abs_weight=0.0,
-        # the optimizer: SGD (learning_rate, momentum, nesterov) or Adam
-        int solver=SOLVER_SGD, double beta_1=0.9, double beta_2=0.999, double epsilon=1e-8,
-        # gradient regularization; off when sgr is False
-        bint sgr=False, int selection=SELECT_MINIBATCH, bint exact=False, double q_min=-1.0,
-        double q_max=1.0, double ds_max=0.0, int q_depth=0, int max_skips=0,
-        bint ds_momentum=True, bint steer_q=False,
+        int n_hidden, int head, int readout,  # the network: hidden units, head, readout code
+        Optimizer optimizer,               # IN the optimizer's settings (a dict of its fields)
+        sgr=None,                          # IN SGRSettings as a dict, or None: no regularization
+        int bptt_depth=0, double alpha=0.0, double clip_norm=0.0, double max_abs_weight=0.0,
         floating[::1] best_grad=None,      # IN/OUT (n_params,) guard: best rejected candidate
         double[::1] guard_state=None,      # IN/OUT [consecutive skips, favour of best_grad]
         double[::1] q_history=None,        # OUT (n_batches,) Q of each candidate
@@ -917,12 +899,13 @@ def train_minibatches(
         double[::1] grad_norm_history=None,  # OUT (n_batches,) gradient norm before clipping
         const floating[::1] sample_weight=None,  # IN (n,) per-sequence weights or None
         bint batch_mean=False,             # weighted loss / B (True) or / sum of weights
-        int readout=READOUT_LAST,          # the readout's pools (see Pool)
         ):
     """SGD with momentum, or Adam, over consecutive minibatches, without the GIL.
 
-    With ``sgr`` each minibatch is a candidate: its Q-factor and dS decide
-    whether it is applied (see ``_sgr.pxi`` and the estimators' docs). A
+    ``optimizer`` and ``sgr`` are dicts with exactly the fields of the
+    structs ``Optimizer`` and ``SGRSettings`` (``_bptt_fast.pxd``), as
+    ``sksgr._network`` builds them. With ``sgr`` each minibatch is a
+    candidate: its Q-factor and dS decide whether it is applied (see ``_sgr.pxi`` and the estimators' docs). A
     skipped candidate changes no weight and no optimizer state. After ``max_skips``
     consecutive skips (if > 0) the most favourable rejected candidate since
     the last update is applied.
@@ -961,7 +944,7 @@ def train_minibatches(
     cdef floating *v = &velocity[0]
     cdef floating *g
     cdef floating *bg = NULL
-    cdef Optimizer opt
+    cdef Optimizer opt = optimizer
     cdef double loss, W, norm, grad_norm
     cdef double *gn = NULL
     cdef double[::1] S_b, dS_b, E_b, dE_b
@@ -970,20 +953,14 @@ def train_minibatches(
     cdef Py_ssize_t n_done = n_batches
     cdef double bound = max_abs_weight if max_abs_weight > 0.0 else INFINITY
     cdef SGRSettings settings
+    cdef bint use_sgr = sgr is not None
     cdef Layout L
     import numpy as np
-    _check_enums(head, selection)
+    _check_enums(head, SELECT_MINIBATCH)
     _check_data("X", X.shape[0], T, F, "Y", Y.shape[0], lengths)
     _check_network(coef.shape[0], F, n_hidden, O, readout)
-    _check_size("velocity", velocity.shape[0], optimizer_state_size(P, solver),
+    _check_size("velocity", velocity.shape[0], optimizer_state_size(P, opt.solver),
                 "the optimizer's state for coef")
-    opt.solver = solver
-    opt.lr = learning_rate
-    opt.mu = momentum
-    opt.nesterov = nesterov
-    opt.beta_1 = beta_1
-    opt.beta_2 = beta_2
-    opt.eps = epsilon
     _check_weights(sample_weight, X.shape[0], False)
     if sample_weight is not None:
         sw = &sample_weight[0]
@@ -998,16 +975,16 @@ def train_minibatches(
                              f"(0 ... {X.shape[0] - 1})")
     _check_size("losses", losses.shape[0], n_batches, "the number of minibatches",
                 at_least=True)
-    settings.selection = selection
-    settings.exact = exact
-    settings.q_min = q_min
-    settings.q_max = q_max
-    settings.ds_max = ds_max
-    settings.q_depth = q_depth if q_depth > 0 else T
-    settings.max_skips = max_skips
-    settings.ds_momentum = ds_momentum
-    settings.steer_q = steer_q
-    if sgr:
+    if use_sgr:
+        settings = sgr
+        _check_enums(head, settings.selection)
+        if settings.ds_mode != DS_LINEAR and settings.ds_mode != DS_EXACT:
+            raise ValueError(f"ds_mode must be DS_LINEAR or DS_EXACT, got {settings.ds_mode}")
+        if settings.steer != STEER_DS and settings.steer != STEER_DQ:
+            raise ValueError(f"steer must be STEER_DS or STEER_DQ, got {settings.steer}")
+        if settings.q_depth <= 0 or settings.q_depth > T:
+            settings.q_depth = T
+    if use_sgr:
         if (best_grad is None or best_grad.shape[0] != P or guard_state is None
                 or guard_state.shape[0] < 2
                 or q_history is None or ds_history is None or used_history is None
@@ -1022,8 +999,9 @@ def train_minibatches(
     n_max = 0
     for k in range(n_batches):
         n_max = max(n_max, batch_starts[k + 1] - batch_starts[k])
-    _check_size("work", work.shape[0], workspace_size(n_max, T, F, H, O, sgr, readout),
-                f"workspace_size(batch_size={n_max}, T={T}, F={F}, H={H}, O={O}, sgr={sgr}, "
+    _check_size("work", work.shape[0], workspace_size(n_max, T, F, H, O, use_sgr, readout),
+                f"workspace_size(batch_size={n_max}, T={T}, F={F}, H={H}, O={O}, "
+                f"sgr={use_sgr}, "
                 f"readout={readout})",
                 at_least=True)
     S_b = np.zeros(max(n_max, 1))
@@ -1038,7 +1016,7 @@ def train_minibatches(
             norm = <double> B if batch_mean else W
             if not W > 0.0:  # only with weights: nothing to learn from
                 losses[k] = NAN
-                if sgr:
+                if use_sgr:
                     q_history[k] = NAN
                     ds_history[k] = NAN
                     used_history[k] = 0
@@ -1062,7 +1040,7 @@ def train_minibatches(
             if gn != NULL:
                 gn[k] = grad_norm
             use = 1
-            if sgr:
+            if use_sgr:
                 use = _sgr_select(&lengths[0], idx, &Y[0, 0], B, Tm, F, w, v, H, O, P, depth,
                                   head, alpha, clip_norm, opt, settings, L,
                                   &work[0], bg, &guard_state[0], &S_b[0], &dS_b[0], &E_b[0],

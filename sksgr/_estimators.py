@@ -13,7 +13,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classi
 from sklearn.utils.validation import check_array, column_or_1d
 
 from ._base import BaseSRN
-from ._bptt_fast import HEAD_IDENTITY, HEAD_SOFTMAX
+from .network import HEAD_IDENTITY, HEAD_SOFTMAX
 
 _PARAMETERS = """
     The defaults are chosen for a user's first fit (Adam, Xavier init,

@@ -80,8 +80,8 @@ INIT_DEFAULTS = {
 }
 
 
-def init_coef(n_features, n_hidden, n_outputs, *, init="normal", sigma, spectral_radius=None,
-              recurrent_nonzeros=None, rng, dtype):
+def init_coef(n_features, n_hidden, n_outputs, *, n_pools=1, init="normal", sigma,
+              spectral_radius=None, recurrent_nonzeros=None, rng, dtype):
     """Draw initial parameters as a flat vector.
 
     ``init`` chooses how the three weight matrices are drawn; biases always
@@ -99,6 +99,8 @@ def init_coef(n_features, n_hidden, n_outputs, *, init="normal", sigma, spectral
     ``recurrent_nonzeros=k`` (keep k entries per recurrent row) and
     ``spectral_radius=r`` (rescale the recurrent matrix after the draw)
     override the init's own choice (``INIT_DEFAULTS``) when not None.
+    ``n_pools``: the readout's pools; the output layer reads ``n_pools *
+    n_hidden`` features.
     """
     F, H, O = n_features, n_hidden, n_outputs
     defaults = INIT_DEFAULTS[init]
@@ -126,5 +128,5 @@ def init_coef(n_features, n_hidden, n_outputs, *, init="normal", sigma, spectral
         radius = np.max(np.abs(np.linalg.eigvals(W_rec)))
         if radius > 0:
             W_rec *= spectral_radius / radius
-    W_out = draw((H, O))
+    W_out = draw((n_pools * H, O))
     return pack([W_in, W_rec, np.zeros(H), W_out, np.zeros(O)], dtype)

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from . import _bptt_fast
 from ._init import penalized
+from .network import HEAD_SOFTMAX, Network, Optimizer, SGRSettings
 
 # Control returns from the kernel to Python (to notice Ctrl-C, validate, print
 # progress) after about WORK_PER_CHUNK multiply-adds: ~0.1 s of compute at the
@@ -195,48 +195,19 @@ class TrainingData:
 
 
 @dataclass(frozen=True)
-class SGRConfig:
-    """Settings of the sampling-based gradient regularization, as the kernel takes them."""
-
-    selection: int = _bptt_fast.SELECT_MINIBATCH
-    exact: bool = False
-    q_min: float = -1.0
-    q_max: float = 1.0
-    ds_max: float = 0.0  # 0: no cap
-    q_depth: int = 0  # 0: whole sequences
-    max_skips: int = 0  # 0: no guard
-    ds_momentum: bool = True
-    steer_q: bool = False
-
-    def kernel_args(self, dtype, n_params):
-        """Keyword arguments of ``train_minibatches``, with fresh guard buffers."""
-        return dict(
-            sgr=True, selection=self.selection, exact=self.exact, q_min=self.q_min,
-            q_max=self.q_max, ds_max=self.ds_max, q_depth=self.q_depth,
-            max_skips=self.max_skips, ds_momentum=self.ds_momentum, steer_q=self.steer_q,
-            best_grad=np.zeros(n_params, dtype=dtype), guard_state=np.zeros(2),
-        )
-
-
-@dataclass(frozen=True)
 class TrainingConfig:
     """Everything the training loop needs to know, as plain values.
 
-    ``head`` is ``_bptt_fast.HEAD_SOFTMAX`` or ``HEAD_IDENTITY``; ``None``
-    means "not set" for ``bptt_depth``, ``clip_norm``, ``max_candidates``,
+    ``network`` (sizes, readout, head), ``optimizer`` and ``sgr`` (None: no
+    gradient regularization) go to the kernel as they are; ``None`` means
+    "not set" for ``bptt_depth``, ``clip_norm``, ``max_candidates``,
     ``validation_interval`` and ``tol`` (as the estimators' parameters).
     """
 
-    n_hidden: int
-    head: int
-    learning_rate: float = 1e-3
-    momentum: float = 0.9
-    nesterov: bool = False
+    network: Network
+    optimizer: Optimizer = Optimizer()
+    sgr: SGRSettings = None
     alpha: float = 0.0
-    solver: int = _bptt_fast.SOLVER_SGD
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    epsilon: float = 1e-8
     batch_size: int = 10
     shuffle: bool = True
     bptt_depth: int = None
@@ -246,7 +217,6 @@ class TrainingConfig:
     tol: float = None
     n_iter_no_change: int = 10
     verbose: int = 0
-    sgr: SGRConfig = None  # None: no gradient regularization
 
 
 @dataclass
@@ -329,18 +299,19 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
     for what a divergence keeps).
     """
     cfg = config
+    net = cfg.network
     coef, velocity = (np.array(a, copy=True) for a in start)
     rng = np.random.RandomState(seed)
     X, lengths, Y = data.X, data.lengths, data.Y
     n_train = len(data.train_idx)
-    H, O = cfg.n_hidden, Y.shape[1]
     batch_size = min(cfg.batch_size, n_train)
-    sgr = cfg.sgr.kernel_args(X.dtype, coef.size) if cfg.sgr is not None else {}
-    work = np.empty(
-        _bptt_fast.workspace_size(batch_size, X.shape[1], X.shape[2], H, O, bool(sgr)),
-        dtype=X.dtype,
-    )
-    chunk = chunk_length(X.shape[1], batch_size, X.shape[2], H, O, bool(sgr))
+    sgr = cfg.sgr is not None
+    guard = {}
+    if sgr:  # the guard's buffers: best rejected candidate, [skips, its favour]
+        guard = dict(best_grad=np.zeros(coef.size, dtype=X.dtype), guard_state=np.zeros(2))
+    work = net.workspace(batch_size, X.shape[1], X.dtype, sgr)
+    chunk = chunk_length(X.shape[1], batch_size, X.shape[2], net.n_hidden,
+                         net.n_pools * net.n_outputs, sgr)
     validate = score is not None
     interval = cfg.validation_interval if validate else None
     depth = cfg.bptt_depth or 0
@@ -385,12 +356,11 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
             if sgr:
                 history.update(q_history=np.empty(m), ds_history=np.empty(m),
                                used_history=np.zeros(m, dtype=np.int8))
-            done = _bptt_fast.train_minibatches(
+            done = net.train(
                 X, Y, lengths, order, starts[k : k + m + 1], coef, velocity, work, losses[k:],
-                H, cfg.head, depth, cfg.learning_rate, cfg.momentum, cfg.nesterov, cfg.alpha,
-                cfg.clip_norm or 0.0, max_abs_weight, solver=cfg.solver, beta_1=cfg.beta_1,
-                beta_2=cfg.beta_2, epsilon=cfg.epsilon, **sgr, **history,
-                sample_weight=kernel_weights, batch_mean=True,
+                cfg.optimizer, cfg.sgr, bptt_depth=depth, alpha=cfg.alpha,
+                clip_norm=cfg.clip_norm or 0.0, max_abs_weight=max_abs_weight, **guard,
+                **history, sample_weight=kernel_weights, batch_mean=True,
             )
             k += done
             since_check += done
@@ -444,11 +414,11 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
         result.coef = best_coef
         result.velocity = np.zeros_like(velocity)
     if result.diverged_at is not None:
-        _after_divergence(result, start_coef, data, H, cfg.head, cfg.alpha)
+        _after_divergence(result, start_coef, data, net, cfg.alpha)
     return result
 
 
-def _after_divergence(result, start_coef, data, n_hidden, head, alpha):
+def _after_divergence(result, start_coef, data, net, alpha):
     """Keep the weights before the divergence only if they are no worse than the start.
 
     The candidate (the best validated or the last weights before the
@@ -457,8 +427,8 @@ def _after_divergence(result, start_coef, data, n_hidden, head, alpha):
     are restored. The momentum restarts at zero either way, so that a
     ``warm_start`` fit continues calmly from what is kept.
     """
-    result.initial_loss = training_loss(start_coef, data, n_hidden, head, alpha)
-    loss = result.candidate_loss = training_loss(result.coef, data, n_hidden, head, alpha)
+    result.initial_loss = training_loss(start_coef, data, net, alpha)
+    loss = result.candidate_loss = training_loss(result.coef, data, net, alpha)
     if np.isfinite(loss) and loss <= result.initial_loss:
         result.kept = "best validated" if result.validation_scores else "last"
         result.kept_loss = loss
@@ -469,8 +439,9 @@ def _after_divergence(result, start_coef, data, n_hidden, head, alpha):
     result.velocity = np.zeros_like(result.velocity)
 
 
-def training_loss(coef, data, n_hidden, head, alpha=0.0):
-    """Mean loss (with the L2 penalty) of the network ``coef`` on the training sequences.
+def training_loss(coef, data, net, alpha=0.0):
+    """Mean loss (with the L2 penalty) of the network ``net`` with parameters ``coef``
+    on the training sequences.
 
     The weighted mean with ``data.sample_weight``. ``inf`` if any output is not finite.
     """
@@ -478,27 +449,21 @@ def training_loss(coef, data, n_hidden, head, alpha=0.0):
     X = np.ascontiguousarray(data.X[idx])
     lengths = np.ascontiguousarray(data.lengths[idx])
     Y = data.Y[idx]
-    n, T, F = X.shape
-    O = Y.shape[1]
-    block = min(n, 256)
-    out = np.empty((n, O), dtype=coef.dtype)
-    work = np.empty(_bptt_fast.workspace_size(block, T, F, n_hidden, O), dtype=coef.dtype)
     with np.errstate(all="ignore"):
-        _bptt_fast.predict_outputs(X, lengths, coef, out, work, n_hidden, block)
-        out = out.astype(np.float64)
+        out = net.outputs(X, lengths, coef).astype(np.float64)
         if not np.isfinite(out).all():
             return np.inf
-        sw, total = 1.0, n  # weighted: each sequence's term times w_i, over sum w_i
+        sw, total = 1.0, len(idx)  # weighted: each sequence's term times w_i, over sum w_i
         if data.sample_weight is not None:
             sw = data.sample_weight[idx].astype(np.float64)[:, None]
             total = np.sum(sw)
-        if head == _bptt_fast.HEAD_SOFTMAX:
+        if net.head == HEAD_SOFTMAX:
             out -= out.max(axis=1, keepdims=True)
             log_p = out - np.log(np.exp(out).sum(axis=1, keepdims=True))
             loss = -np.sum(sw * Y * log_p) / total
         else:
             loss = 0.5 * np.sum(sw * (out - Y) ** 2) / total
         if alpha:
-            w = coef[penalized(F, n_hidden, O)].astype(np.float64)
+            w = coef[penalized(*net.sizes)].astype(np.float64)
             loss += 0.5 * alpha * float(np.dot(w, w))
     return float(loss) if np.isfinite(loss) else np.inf

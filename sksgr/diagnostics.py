@@ -42,14 +42,13 @@ attributes take effect.
 """
 
 import copy
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from . import _bptt_fast
 from ._base import continue_training, fitted_network, initialized_network, kernel_targets
 from ._sequences import check_sequences
 
@@ -205,9 +204,9 @@ def _trimmed(Xp, lengths, Y):
 
 
 def _network64(estimator):
-    """The fitted network, its parameters in float64."""
-    net = fitted_network(estimator)
-    return replace(net, coef=np.ascontiguousarray(net.coef, dtype=np.float64))
+    """``(network, coef)`` of the fitted estimator, its parameters in float64."""
+    net, coef = fitted_network(estimator)
+    return net, np.ascontiguousarray(coef, dtype=np.float64)
 
 
 def _measure(estimator, Xp, lengths, Y, *, activations=False):
@@ -219,9 +218,8 @@ def _measure(estimator, Xp, lengths, Y, *, activations=False):
 
 def _measure_blocks(estimator, Xp, lengths, Y, activations):
     n, T, F = Xp.shape
-    net = _network64(estimator)
-    H, coef = net.n_hidden, net.coef
-    grad = np.empty_like(coef)
+    net, coef = _network64(estimator)
+    H = net.n_hidden
     W_in = estimator.input_weights_.astype(np.float64)
     W_rec = estimator.recurrent_weights_.astype(np.float64)
     b = estimator.hidden_bias_.astype(np.float64)
@@ -234,9 +232,7 @@ def _measure_blocks(estimator, Xp, lengths, Y, activations):
         part = slice(start, start + block)
         X_b, L_b, Y_b = Xp[part], lengths[part], Y[part]
         m = len(X_b)
-        loss_b, Z, D = _bptt_fast.forward_backward(
-            X_b, Y_b, L_b, coef, grad, H, net.head, 0, 0.0, True
-        )
+        loss_b, _, Z, D = net.forward_backward(X_b, Y_b, L_b, coef, return_states=True)
         loss += loss_b * m
         # Per (step, sequence) norms; deltas of the sequence's own loss (E is the block mean).
         d = _norms(D, axis=2) * m                      # (T, m)
@@ -505,7 +501,7 @@ def record_dynamics(estimator, X, y, *, n_candidates, every=50, X_probe=None, y_
 
 def _norm_change(estimator, X, y, direction, depth, exact):
     Xp, lengths, Y = _inputs(estimator, X, y)
-    net = _network64(estimator)
+    net, coef = _network64(estimator)
     H = net.n_hidden
     direction = np.ascontiguousarray(direction, dtype=np.float64)
     if direction.shape != (H, H):
@@ -513,8 +509,8 @@ def _norm_change(estimator, X, y, direction, depth, exact):
     if depth is not None and (int(depth) != depth or depth < 1):
         raise ValueError(f"depth must be a positive integer or None, got {depth!r}.")
     with threadpool_limits(limits=1, user_api="blas"):
-        return _bptt_fast.norm_change(Xp, Y, lengths, net.coef, direction, H, net.head,
-                                      int(depth or 0), exact)
+        return net.norm_change(Xp, Y, lengths, coef, direction, q_depth=int(depth or 0),
+                               exact=exact)
 
 
 def norm_change(estimator, X, y, direction, *, depth=None, mode="exact"):
@@ -581,5 +577,5 @@ def q_factor(estimator, X, y, *, depth=None):
     >>> q_factor(net, X, y) > 10      # the gradient vanishes
     True
     """
-    H = fitted_network(estimator).n_hidden
+    H = fitted_network(estimator)[0].n_hidden
     return float(_norm_change(estimator, X, y, np.zeros((H, H)), depth, False)[2])

@@ -51,3 +51,33 @@ def run_isolated(tmp_path):
                               capture_output=True, text=True, timeout=timeout)
 
     return run
+
+
+def train_minibatches(X, Y, lengths, order, starts, coef, state, work, losses, n_hidden, head,
+                      bptt_depth, learning_rate, momentum, nesterov, alpha, clip_norm=0.0,
+                      max_abs_weight=0.0, *, solver=0, beta_1=0.9, beta_2=0.999,
+                      epsilon=1e-8, sgr=False, selection=0, exact=False, q_min=-1.0,
+                      q_max=1.0, ds_max=0.0, q_depth=0, max_skips=0, ds_momentum=True,
+                      steer_q=False, readout=("last",), **kernel_kwargs):
+    """The kernel's training call through the front door, with its settings spelt out
+    as the kernel tests write them (one keyword per setting)."""
+    from sksgr.network import (
+        DS_MODES,
+        STEERS,
+        Network,
+        Optimizer,
+        SGRSettings,
+    )
+
+    net = Network(X.shape[2], n_hidden, Y.shape[1], head, tuple(readout))
+    optimizer = Optimizer(solver=solver, learning_rate=learning_rate, momentum=momentum,
+                          nesterov=nesterov, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+    settings = None
+    if sgr:
+        settings = SGRSettings(
+            selection=selection, ds_mode=DS_MODES["exact" if exact else "linear"], q_min=q_min,
+            q_max=q_max, ds_max=ds_max, q_depth=q_depth, max_skips=max_skips,
+            ds_momentum=ds_momentum, steer=STEERS["dQ" if steer_q else "dS"])
+    return net.train(X, Y, lengths, order, starts, coef, state, work, losses, optimizer,
+                     settings, bptt_depth=bptt_depth, alpha=alpha, clip_norm=clip_norm,
+                     max_abs_weight=max_abs_weight, **kernel_kwargs)

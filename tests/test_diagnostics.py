@@ -13,7 +13,6 @@ import sksgr.diagnostics as diagnostics
 from sksgr import SRNClassifier as _SRNClassifier
 from sksgr import SRNRegressor as _SRNRegressor
 from sksgr._base import continue_training
-from sksgr._numpy_reference import backward_deltas, forward, output_error
 from sksgr.datasets import make_temporal_order
 from sksgr.diagnostics import (
     Dynamics,
@@ -24,6 +23,7 @@ from sksgr.diagnostics import (
 )
 
 from conftest import PAPER_SGD
+from numpy_reference import backward_deltas, forward, output_error
 
 SMALL = dict(n_hidden=8, sigma=0.3, learning_rate=0.05, batch_size=5, random_state=0)
 

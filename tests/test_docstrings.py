@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ["sksgr._estimators", "sksgr._numpy_reference", "sksgr.datasets", "sksgr.metrics",
+MODULES = ["sksgr._estimators", "sksgr.network", "sksgr.datasets", "sksgr.metrics",
            "sksgr.diagnostics", "sksgr.plotting", "sksgr.preprocessing"]
 DOC_FILES = sorted(
     [ROOT / "README.md", ROOT / "pyproject.toml", ROOT / "setup.py"]

@@ -6,7 +6,9 @@ import pytest
 from sksgr import _bptt_fast
 from sksgr._bptt_fast import HEAD_IDENTITY, HEAD_SOFTMAX
 from sksgr._init import PARAMETER_NAMES, n_params, pack_dict, parameter_slices, penalized
-from sksgr._numpy_reference import (
+
+from conftest import train_minibatches
+from numpy_reference import (
     PARAM_NAMES,
     adam_step,
     forward,
@@ -111,7 +113,7 @@ def test_train_minibatches_matches_reference_sgd():
         starts = np.array([0, 4, 8, 11, 12], dtype=np.intp)
         losses = np.empty(4)
         work = np.empty(_bptt_fast.workspace_size(4, 9, 3, 5, 4))
-        done = _bptt_fast.train_minibatches(
+        done = train_minibatches(
             X, Y, lengths, order, starts, coef, velocity, work, losses,
             5, HEAD_SOFTMAX, 0, 0.05, 0.9, nesterov, 0.0,
         )
@@ -136,7 +138,7 @@ def test_train_minibatches_matches_reference_adam(dtype, rtol):
     order = np.array([3, 1, 4, 0, 5, 9, 2, 6, 11, 7, 8, 10], dtype=np.intp)
     starts = np.array([0, 4, 8, 11, 12], dtype=np.intp)
     work = np.empty(_bptt_fast.workspace_size(4, 9, 3, 5, 4), dtype=dtype)
-    done = _bptt_fast.train_minibatches(
+    done = train_minibatches(
         X, Y, lengths, order, starts, coef, state, work, np.empty(4),
         5, HEAD_IDENTITY, 0, 0.01, 0.9, False, 0.0,
         solver=_bptt_fast.SOLVER_ADAM, beta_1=0.8, beta_2=0.99, epsilon=1e-6,
@@ -161,7 +163,7 @@ def test_train_minibatches_matches_reference_adam(dtype, rtol):
 def test_train_minibatches_rejects_a_state_of_the_wrong_size():
     _, X, lengths, Y, coef = _problem("identity", n=4, T=5, H=5)
     with pytest.raises(ValueError, match="velocity"):
-        _bptt_fast.train_minibatches(
+        train_minibatches(
             X, Y, lengths, np.arange(4, dtype=np.intp), np.array([0, 4], dtype=np.intp), coef,
             np.zeros_like(coef), np.empty(_bptt_fast.workspace_size(4, 5, 3, 5, 4)),
             np.empty(1), 5, HEAD_IDENTITY, 0, 0.01, 0.9, False, 0.0,
@@ -180,7 +182,7 @@ def test_train_minibatches_stops_before_a_non_finite_step():
     losses = np.empty(3)
     work = np.empty(_bptt_fast.workspace_size(2, 7, 3, 5, 4))
     before = coef.copy()
-    done = _bptt_fast.train_minibatches(
+    done = train_minibatches(
         X, Y, lengths, order, starts, coef, velocity, work, losses,
         5, HEAD_IDENTITY, 0, 0.01, 0.9, False, 0.0,
     )
@@ -233,7 +235,7 @@ def test_fast_tanh_special_values():
 
 
 def test_forward_backward_returns_the_reference_states_and_deltas():
-    from sksgr._numpy_reference import backward_deltas
+    from numpy_reference import backward_deltas
 
     params, X, lengths, Y, coef = _problem("identity", seed=2)
     grad = np.empty_like(coef)
@@ -254,11 +256,11 @@ def test_train_minibatches_does_not_apply_a_step_beyond_max_abs_weight():
     args = (X, Y, lengths, order, starts)
     tail = (5, HEAD_IDENTITY, 0, 1e3, 0.9, False, 0.0)
     free = coef.copy()
-    assert _bptt_fast.train_minibatches(*args, free, np.zeros_like(coef), work, np.empty(3),
+    assert train_minibatches(*args, free, np.zeros_like(coef), work, np.empty(3),
                                         *tail) == 3
     bound = 0.5 * (np.abs(coef).max() + np.abs(free).max())  # crossed at some step
     before = coef.copy()
-    done = _bptt_fast.train_minibatches(*args, coef, velocity, work, np.empty(3), *tail,
+    done = train_minibatches(*args, coef, velocity, work, np.empty(3), *tail,
                                         max_abs_weight=bound)
     assert done < 3
     assert np.abs(coef).max() <= bound  # the step that crossed it was not applied
@@ -365,7 +367,7 @@ def _train(X, Y, lengths, coef, order, starts, head, sample_weight=None, sgr=Non
         extra = dict(sgr=True, **sgr, best_grad=np.zeros_like(coef), guard_state=np.zeros(2),
                      q_history=np.empty(n_batches), ds_history=np.empty(n_batches),
                      used_history=np.zeros(n_batches, dtype=np.int8))
-    done = _bptt_fast.train_minibatches(
+    done = train_minibatches(
         X, Y, lengths, np.asarray(order, dtype=np.intp), np.asarray(starts, dtype=np.intp),
         coef, velocity, work, losses, 5, HEADS[head], 0, lr, 0.9, False, 0.001,
         sample_weight=sample_weight, **extra,

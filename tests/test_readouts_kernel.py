@@ -7,8 +7,9 @@ import pytest
 from sksgr import _bptt_fast
 from sksgr._bptt_fast import HEAD_IDENTITY, HEAD_SOFTMAX
 from sksgr._init import pack_dict, parameter_slices
-from sksgr._network import readout_code
-from sksgr._numpy_reference import (
+from sksgr.network import readout_code
+
+from numpy_reference import (
     backward_deltas,
     forward,
     init_params,
@@ -163,7 +164,7 @@ def test_pooled_linear_ds_holds_the_injections_fixed(readout):
     _, err = output_error(logits, Y, "identity")
     d_feats = err / len(X) @ params["W_out"].T
     D = backward_deltas(params, Z, lengths, d_feats, readout=readout)
-    from sksgr._numpy_reference import readout_injection
+    from numpy_reference import readout_injection
 
     inj = readout_injection(Z, lengths, d_feats, readout)
 

@@ -6,7 +6,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 
 from sksgr import SRNClassifier, SRNRegressor
 
-from conftest import FAST, sign_task
+from conftest import FAST, sign_task, train_minibatches
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:.*maximum iterations:sklearn.exceptions.ConvergenceWarning")
@@ -231,7 +231,7 @@ def test_kernel_batch_mean_divides_by_the_minibatch_size():
 
     def loss(batch_mean):
         losses = np.empty(1)
-        _bptt_fast.train_minibatches(
+        train_minibatches(
             X, Y, lengths, np.arange(6, dtype=np.intp), np.array([0, 6], dtype=np.intp),
             coef.copy(), np.zeros_like(coef), np.empty(_bptt_fast.workspace_size(6, 5, 2, 4, 1)),
             losses, 4, HEAD_IDENTITY, 0, 0.0, 0.0, False, 0.0, sample_weight=w,

@@ -9,15 +9,15 @@ from sksgr import SRNClassifier as _SRNClassifier
 from sksgr import SRNRegressor as _SRNRegressor
 from sksgr._bptt_fast import HEAD_IDENTITY, HEAD_SOFTMAX, accept_candidate, norm_change
 from sksgr._init import pack_dict, parameter_slices
-from sksgr._numpy_reference import (
+from sksgr.datasets import make_temporal_order
+
+from conftest import PAPER_SGD
+from numpy_reference import (
     backward_deltas,
     forward,
     init_params,
     output_error,
 )
-from sksgr.datasets import make_temporal_order
-
-from conftest import PAPER_SGD
 
 F, H, O = 3, 6, 4
 

@@ -101,10 +101,11 @@ def test_kernels_reject_arrays_of_the_wrong_size_without_crashing(run_isolated):
                      velocity=np.zeros(P), work=np.empty(_bptt_fast.workspace_size(10, 10, F, H, O)),
                      losses=np.empty(2))
             a.update(kw)
-            return _bptt_fast.train_minibatches(a["X"], a["Y"], a["lengths"], a["order"],
-                                                a["batch_starts"], a["coef"], a["velocity"],
-                                                a["work"], a["losses"], H, HEAD_IDENTITY, 0,
-                                                1e-3, 0.9, False, 0.0)
+            optimizer = dict(solver=0, learning_rate=1e-3, momentum=0.9, nesterov=False,
+                             beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+            return _bptt_fast.train_minibatches(
+                a["X"], a["Y"], a["lengths"], a["order"], a["batch_starts"], a["coef"],
+                a["velocity"], a["work"], a["losses"], H, HEAD_IDENTITY, 1, optimizer)
 
         cases = {
             "work": dict(work=np.empty(100)),

@@ -6,17 +6,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sksgr import _bptt_fast
 from sksgr._init import init_coef
 from sksgr._training import (
-    SGRConfig,
     TrainingConfig,
     TrainingData,
     should_stop,
     train_network,
 )
+from sksgr.network import HEAD_SOFTMAX, Network, Optimizer, SGRSettings, settings_fields
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sksgr"
+NET = Network(n_features=2, n_hidden=6, n_outputs=2, head=HEAD_SOFTMAX)
 
 
 def _data(n=60, T=8, F=2, seed=0):
@@ -35,7 +35,7 @@ def _start(F=2, H=6, O=2, seed=0):
 
 def test_loop_with_a_plain_config_and_a_score_callback():
     data = _data()
-    config = TrainingConfig(n_hidden=6, head=_bptt_fast.HEAD_SOFTMAX, learning_rate=0.05,
+    config = TrainingConfig(NET, Optimizer(learning_rate=0.05),
                             batch_size=10, max_candidates=23, validation_interval=5)
     seen = []
 
@@ -54,7 +54,7 @@ def test_loop_with_a_plain_config_and_a_score_callback():
 
 def test_loop_without_validation_keeps_the_last_state_and_stops_on_the_loss():
     data = _data()
-    config = TrainingConfig(n_hidden=6, head=_bptt_fast.HEAD_SOFTMAX, learning_rate=0.0,
+    config = TrainingConfig(NET, Optimizer(learning_rate=0.0),
                             tol=1e-4, n_iter_no_change=2)
     result = train_network(config, data, _start(), seed=0, max_epochs=50)
     # learning_rate 0: the loss never improves, so training stops after 1 + 3 epochs
@@ -64,8 +64,8 @@ def test_loop_without_validation_keeps_the_last_state_and_stops_on_the_loss():
 
 def test_loop_with_gradient_regularization_records_every_candidate():
     data = _data()
-    config = TrainingConfig(n_hidden=6, head=_bptt_fast.HEAD_SOFTMAX, learning_rate=0.05,
-                            max_candidates=12, sgr=SGRConfig(max_skips=3))
+    config = TrainingConfig(NET, Optimizer(learning_rate=0.05),
+                            max_candidates=12, sgr=SGRSettings(max_skips=3))
     result = train_network(config, data, _start(), seed=0, max_epochs=5)
     assert sum(len(q) for q in result.q_history) == result.n_candidates == 12
     used = np.concatenate(result.used_history)
@@ -77,7 +77,7 @@ def test_stop_flag_ends_training_after_the_first_chunk():
         def is_set(self):
             return True
 
-    config = TrainingConfig(n_hidden=6, head=_bptt_fast.HEAD_SOFTMAX)
+    config = TrainingConfig(NET)
     result = train_network(config, _data(n=600), _start(), seed=0, max_epochs=5,
                            stop_flag=Set())
     assert result.interrupted and result.n_iter == 1 and result.n_candidates == 60
@@ -118,3 +118,50 @@ def test_no_module_outside_the_estimators_touches_private_estimator_members():
                     and not (isinstance(node.value, ast.Name) and node.value.id == "self")):
                 offending.append(f"{path.name}:{node.lineno}: .{node.attr}")
     assert not offending, offending
+
+
+def _imports(path):
+    """(module, name) of every import in a file; name None for ``import module``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = ("." * node.level) + (node.module or "")
+            found += [(module, alias.name) for alias in node.names]
+    return found
+
+
+def test_only_the_front_door_imports_the_compiled_kernel():
+    importers = sorted(
+        path.name for path in PACKAGE.glob("*.py")
+        if any("_bptt_fast" in module or name == "_bptt_fast" for module, name in _imports(path))
+    )
+    assert importers == ["network.py"]
+
+
+def test_benchmarks_use_only_public_names_and_write_no_fitted_attribute():
+    offending = []
+    for path in sorted((PACKAGE.parent / "benchmarks").glob("*.py")):
+        for module, name in _imports(path):
+            parts = module.split(".")
+            if parts[0] == "sksgr" and (any(p.startswith("_") for p in parts)
+                                        or (name or "").startswith("_")):
+                offending.append(f"{path.name}: imports {module} {name or ''}")
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = node.targets if isinstance(node, ast.Assign) else (
+                [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+            for t in targets:
+                for sub in ast.walk(t):
+                    if (isinstance(sub, ast.Attribute) and sub.attr.endswith("_")
+                            and not sub.attr.endswith("__")):
+                        offending.append(f"{path.name}:{sub.lineno}: writes .{sub.attr}")
+    assert not offending, offending
+
+
+def test_settings_dataclasses_mirror_the_kernel_structs():
+    import dataclasses
+
+    fields = settings_fields()
+    assert [f.name for f in dataclasses.fields(Optimizer)] == fields["Optimizer"]
+    assert [f.name for f in dataclasses.fields(SGRSettings)] == fields["SGRSettings"]

@@ -22,7 +22,7 @@ baseline. It follows the same conventions as the kernels:
 Examples
 --------
 >>> import numpy as np
->>> from sksgr._numpy_reference import init_params, loss_and_gradients
+>>> from numpy_reference import init_params, loss_and_gradients
 >>> rng = np.random.default_rng(0)
 >>> params = init_params(n_features=2, n_hidden=4, n_outputs=1, rng=rng)
 >>> X = rng.normal(size=(3, 5, 2)); Y = rng.normal(size=(3, 1))
@@ -33,8 +33,8 @@ Examples
 
 import numpy as np
 
-from ._init import PARAMETER_NAMES as PARAM_NAMES
-from ._init import weight_shapes
+from sksgr._init import PARAMETER_NAMES as PARAM_NAMES
+from sksgr._init import weight_shapes
 
 
 def init_params(n_features, n_hidden, n_outputs, rng, scale=0.3, n_pools=1):
