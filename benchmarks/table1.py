@@ -110,7 +110,11 @@ configuration, or another code commit unless ``--allow-code-change``),
 skipping finished (task, T, network) units; ``--shard K/N`` runs every N-th
 unit (for several machines or sessions, each with its own ``--out``);
 ``--report DIR [DIR ...]`` merges their CSVs into the tables without
-training.
+training. Progress: a line per finished (network, method) row, headed by the
+units done / to train (``[  3/40]``) and ending with the elapsed time and an
+estimate of the time left (the mean wall time of this run's finished units x
+the units left / the parallel jobs); ``--resume`` first says which finished
+units it skips.
 
 Quick default (NOT the paper's budget; the table says so): ``--protocol
 chernodub``, temporal order at T = 20 (solved by OFF and clipping within
@@ -686,19 +690,91 @@ def all_units(args):
             for net in range(args.n_nets) for task in args.tasks]
 
 
-def pending_units(args, done):
+def shard_units(args):
+    """The units of this run: all of them, or those of ``--shard``."""
     units = all_units(args)
     if args.shard is not None:
         k, n = args.shard
         units = units[k - 1::n]
-    return [u for u in units if u not in done]
+    return units
 
 
-def run_units(args, data, units, commit):
-    """Train the units in parallel; yield each unit's rows as it finishes."""
-    from joblib import Parallel, delayed
+def pending_units(args, done):
+    return [u for u in shard_units(args) if u not in done]
+
+
+def describe_units(units):
+    """(task, T, net) units in brief: ``adding T=100 nets 0-1; temporal_order T=100 net 3``."""
+    nets = {}
+    for task, T, net in sorted(units):
+        nets.setdefault((task, T), []).append(net)
+    parts = []
+    for (task, T), ns in nets.items():
+        runs = []  # consecutive networks as [first, last]
+        for n in ns:
+            if runs and n == runs[-1][1] + 1:
+                runs[-1][1] = n
+            else:
+                runs.append([n, n])
+        text = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+        parts.append(f"{task} T={T} net{'s' if len(ns) > 1 else ''} {text}")
+    return "; ".join(parts)
+
+
+def format_duration(seconds):
+    if seconds < 100:
+        return f"{seconds:.0f} s"
+    if seconds < 100 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+class Progress:
+    """Units done of the run's total, elapsed time, and an estimate of the time left.
+
+    The estimate is the mean wall time of the units finished in this run (the
+    sum of their rows' ``wall_time_s``) times the units left, divided by the
+    units that run at once: the parallel jobs, or the units left if fewer.
+    ``n_jobs`` is set by :func:`run_units` once the backend is known.
+    """
+
+    def __init__(self, total, start, n_jobs=1):
+        self.total, self.start, self.n_jobs = total, start, n_jobs
+        self.unit_times = []
+
+    @property
+    def done(self):
+        return len(self.unit_times)
+
+    def finished(self, unit_rows):
+        self.unit_times.append(sum(r["wall_time_s"] for r in unit_rows))
+
+    def time_left(self):
+        """Seconds, or None before the first unit finishes."""
+        if not self.unit_times:
+            return None
+        left = self.total - self.done
+        return np.mean(self.unit_times) * left / max(1, min(self.n_jobs, left))
+
+    def status(self, now=None):
+        now = time.perf_counter() if now is None else now
+        left = self.time_left()
+        return (f"elapsed {format_duration(now - self.start)}, "
+                + ("ETA unknown" if left is None else f"ETA {format_duration(left)}"))
+
+
+def run_units(args, data, units, commit, progress=None):
+    """Train the units in parallel; yield each unit's rows as it finishes.
+
+    ``progress``: a :class:`Progress`, told the number of parallel jobs.
+    """
+    from joblib import Parallel, delayed, effective_n_jobs
 
     with dask_backend(args, [d for d in data.values() if d is not None]) as n_jobs:
+        if progress is not None:  # inside the backend: dask's -1 counts its workers
+            progress.n_jobs = effective_n_jobs(n_jobs)
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
         yield from parallel(
             delayed(train_unit)(task, T, net, args.seed + net, data[task, T], args, commit)
@@ -1101,7 +1177,8 @@ def main(argv=None):
         return []
     config = configuration(args)
     rows = prepare_out(args, config, commit)
-    units = pending_units(args, finished_units(rows, args.methods))
+    finished = finished_units(rows, args.methods)
+    units = pending_units(args, finished)
     print(f"Table 1, protocol {args.protocol}: tasks {' '.join(args.tasks)}; "
           f"T = {' '.join(map(str, args.lengths))}; methods {' '.join(args.methods)}; "
           f"{args.n_nets} nets; {args.updates:,} "
@@ -1109,25 +1186,32 @@ def main(argv=None):
           f"init {describe_init(args)}; "
           f"--n-jobs {args.n_jobs}; code {commit}; {len(units)} units to train"
           + (f" ({len(rows)} rows already in {args.out})" if rows else ""), flush=True)
+    if args.resume:
+        skipped = [u for u in shard_units(args) if u in finished]
+        print(f"skipping {len(skipped)} finished unit{'' if len(skipped) == 1 else 's'}"
+              + (f": {describe_units(skipped)}" if skipped else ""), flush=True)
     data = make_datasets(args)
     print(f"data sets made in {time.perf_counter() - tic:.1f} s", flush=True)
 
-    done = 0
-    for unit_rows in run_units(args, data, units, commit):
+    progress = Progress(len(units), tic, args.n_jobs)
+    if units:
+        print(f"progress: 0/{len(units)} units done, {progress.status()}", flush=True)
+    for unit_rows in run_units(args, data, units, commit, progress):
         for row in unit_rows:  # curves first: a unit is finished once its rows are written
             append_curves(curve_path(args.out, row["task"], row["T"]), row["net"],
                           row["method"], row.pop("curve"))
         _append_rows(unit_rows, args.out / "results.csv")
         rows.extend(unit_rows)
-        done += 1
+        progress.finished(unit_rows)
+        status = progress.status()
         for row in unit_rows:
-            print(f"[{done:>3}/{len(units)}] {row['task']:<19} T={row['T']:<4} "
+            print(f"[{progress.done:>3}/{len(units)}] {row['task']:<19} T={row['T']:<4} "
                   f"{row['method']:<7} net {row['net']:<2}: test "
                   f"{format_percent(row['test_accuracy']):>6}, best val "
                   f"{format_percent(row['best_validation']):>6}"
                   f" at {row['best_at']:,}, updates {row['updates']:,}, skipped "
                   f"{row['skipped']:,}, radius {row['spectral_radius']:.2f}, "
-                  f"{row['wall_time_s']:.1f} s  (elapsed {time.perf_counter() - tic:.0f} s)"
+                  f"{row['wall_time_s']:.1f} s  ({status})"
                   + (f"  [{row['notes']}]" if row["notes"] else ""), flush=True)
     train_time = time.perf_counter() - tic
 

@@ -11,13 +11,13 @@ from numbers import Integral, Real
 import numpy as np
 import sklearn.base
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
+from ._compat import Interval, InvalidParameterError, StrOptions, _check_sample_weight, _fit_context
 from ._init import WEIGHT_ATTRIBUTES, init_coef, pack, weight_shapes
 from ._sequences import SEQUENCES, check_sequences
 from ._training import (

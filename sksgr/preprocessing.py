@@ -8,9 +8,10 @@ each feature over all steps of all sequences, so that it can sit in front of
 """
 
 import numpy as np
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ._compat import _fit_context
 from ._sequences import as_array_or_ragged, check_sequences
 
 

@@ -300,6 +300,50 @@ def test_table1_resume_accepts_a_run_made_before_a_setting_existed(tmp_path):
     assert len(first) == 9 and len(rest) == len(_pinned(tmp_path / "results.csv")) == 18
 
 
+def test_table1_progress_estimate_and_unit_descriptions():
+    table1 = _module()
+    progress = table1.Progress(total=8, start=100.0, n_jobs=2)
+    assert progress.status(now=103.2) == "elapsed 3 s, ETA unknown"
+    progress.finished([{"wall_time_s": 4.0}, {"wall_time_s": 6.0}])  # a unit's rows: 10 s
+    progress.finished([{"wall_time_s": 20.0}])
+    # 15 s per unit on average, 6 units left, 2 at once
+    assert progress.done == 2 and progress.status(now=130) == "elapsed 30 s, ETA 45 s"
+    for _ in range(5):
+        progress.finished([{"wall_time_s": 15.0}])
+    assert progress.time_left() == pytest.approx(15.0)  # the last unit runs alone
+    progress.finished([{"wall_time_s": 15.0}])
+    assert progress.status(now=100 + 7200) == "elapsed 2.0 h, ETA 0 s"
+    assert [table1.format_duration(s) for s in (59.6, 150, 7199, 3 * 86400)] == \
+        ["60 s", "2 min", "2.0 h", "3.0 d"]
+    units = [("temporal_order", 100, 1), ("adding", 100, 0), ("adding", 100, 1),
+             ("temporal_order", 100, 0), ("adding", 50, 3), ("adding", 50, 5), ("adding", 50, 6)]
+    assert table1.describe_units(units) == \
+        "adding T=50 nets 3, 5-6; adding T=100 nets 0-1; temporal_order T=100 nets 0-1"
+    assert table1.describe_units([("adding", 10, 2)]) == "adding T=10 net 2"
+
+
+def test_table1_prints_eta_and_what_resume_skips(tmp_path, capsys):
+    table1 = _module()
+    row_line = r"\[\s*(\d+)/3\] .*\((elapsed \d+ s, ETA \d+ s)\)"
+    for args, skip_line in ((["--shard", "1/2"], None),
+                            (["--resume"], "skipping 3 finished units: temporal_order T=10 nets 0-2")):
+        table1.main([*CHERNODUB_TINY, "--out", str(tmp_path), *args])
+        out = capsys.readouterr().out.splitlines()
+        # before training: nothing finished, no estimate
+        start = next(i for i, line in enumerate(out) if line.startswith("progress: "))
+        assert re.fullmatch(r"progress: 0/3 units done, elapsed \d+ s, ETA unknown", out[start])
+        # then a line per row (three methods a unit), each with the unit counter and the estimate
+        rows = [re.match(row_line, line) for line in out[start + 1:] if line.startswith("[")]
+        assert all(rows) and [int(m.group(1)) for m in rows] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+        assert rows[-1].group(2).endswith("ETA 0 s")
+        if skip_line is None:
+            assert not any(line.startswith("skipping") for line in out)
+        else:
+            assert [line for line in out if line.startswith("skipping")] == [skip_line]
+            assert out.index(skip_line) < start
+    assert len(_pinned(tmp_path / "results.csv")) == 18
+
+
 def test_table1_report_merges_shards(tmp_path):
     table1 = _module()
     for k in (1, 2):
