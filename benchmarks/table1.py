@@ -477,7 +477,10 @@ def make_estimator(task, method, random_state, args):
     params = dict(
         n_hidden=args.n_hidden,
         **init_params(args),
-        # the paper's optimizer, passed explicitly: the estimators' defaults are for users
+        # the paper's network and optimizer, passed explicitly: the estimators'
+        # defaults are for users
+        readout="last",
+        output_init="random",
         solver="sgd",
         learning_rate=args.learning_rate,
         momentum=args.momentum,

@@ -11,7 +11,7 @@ from numbers import Integral, Real
 import numpy as np
 import sklearn.base
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Interval, InvalidParameterError, StrOptions, _check_sample_weight, _fit_context
 from ._init import WEIGHT_ATTRIBUTES, init_coef, pack, weight_shapes
+from ._output_layer import DEFAULT_ALPHAS, mean_output_bias, ridge_output_layer
 from ._sequences import SEQUENCES, check_sequences
 from ._training import (
     BLOWUP_FACTOR,
@@ -30,6 +31,7 @@ from ._training import (
 )
 from .network import (
     DS_MODES,
+    HEAD_SOFTMAX,
     SELECTIONS,
     SOLVERS,
     STEERS,
@@ -37,6 +39,7 @@ from .network import (
     Optimizer,
     SGRSettings,
     check_readout,
+    readout_feature_names,
 )
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -55,7 +58,7 @@ def _caller_stacklevel():
     return level
 
 
-class BaseSRN(BaseEstimator, metaclass=ABCMeta):
+class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the simple recurrent network estimators.
 
     Not for direct use: see :class:`SRNClassifier` and :class:`SRNRegressor`.
@@ -64,6 +67,8 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
     _parameter_constraints: dict = {
         "n_hidden": [Interval(Integral, 1, None, closed="left")],
         "readout": [str, tuple, list],
+        "output_init": [StrOptions({"random", "mean", "ridge"})],
+        "ridge_alphas": ["array-like", None],
         "init": [StrOptions({"normal", "pascanu", "xavier_uniform"})],
         "sigma": [Interval(Real, 0, None, closed="left")],
         "spectral_radius": [Interval(Real, 0, None, closed="neither"), None],
@@ -78,7 +83,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
         "max_candidates": [Interval(Integral, 1, None, closed="left"), None],
         "validation_interval": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left"), None],
@@ -109,6 +114,8 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         n_hidden=100,
         *,
         readout="last",
+        output_init="random",
+        ridge_alphas=None,
         init="xavier_uniform",
         sigma=0.01,
         spectral_radius=None,
@@ -150,6 +157,8 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
     ):
         self.n_hidden = n_hidden
         self.readout = readout
+        self.output_init = output_init
+        self.ridge_alphas = ridge_alphas
         self.init = init
         self.sigma = sigma
         self.spectral_radius = spectral_radius
@@ -231,6 +240,8 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             bptt_depth=self.bptt_depth, clip_norm=self.clip_norm,
             max_candidates=self.max_candidates, validation_interval=self.validation_interval,
             tol=self.tol, n_iter_no_change=self.n_iter_no_change, verbose=self.verbose,
+            # a closed-form start is a model already: training keeps it unless it does better
+            validate_start=self.output_init == "ridge",
         )
 
     def _zero_state(self, coef):
@@ -408,11 +419,36 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             seeds = [rng.randint(np.iinfo(np.int32).max)]
         else:
             seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_restarts)
-            starts = [(self._init_coef(seed, Xp.dtype), None) for seed in seeds]
+            starts = [(self._start_coef(seed, data), None) for seed in seeds]
             starts = [(c, self._zero_state(c)) for c, _ in starts]
         self._run(data, starts, seeds, max_epochs=self.max_iter, warm=warm,
                   validation=validation)
         return self
+
+    def _start_coef(self, seed, data):
+        """The initial weights of a new network: drawn, then the output layer as
+        ``output_init`` asks, fitted on the training part of ``data``."""
+        coef = self._init_coef(seed, data.X.dtype)
+        if self.output_init == "random":
+            return coef
+        net = self._net
+        idx = data.train_idx
+        Y = data.Y[idx]
+        sw = None if data.sample_weight is None else data.sample_weight[idx].astype(np.float64)
+        softmax = net.head == HEAD_SOFTMAX
+        slices = net.slices()
+        if self.output_init == "mean":
+            coef[slices["b_out"]] = mean_output_bias(Y, softmax=softmax, sample_weight=sw)
+            return coef
+        X = np.ascontiguousarray(data.X[idx])
+        with single_blas_thread(nested=True):
+            feats = net.features(X, np.ascontiguousarray(data.lengths[idx]), coef)
+        alphas = DEFAULT_ALPHAS if self.ridge_alphas is None else self.ridge_alphas
+        W_out, b_out, _ = ridge_output_layer(feats, Y, softmax=softmax, sample_weight=sw,
+                                             alphas=alphas)
+        coef[slices["W_out"]] = W_out.ravel()
+        coef[slices["b_out"]] = b_out
+        return coef
 
     def _training_weights(self, sample_weight, y, *, partial=False):
         """The per-sequence weights of the loss from the validated ``sample_weight``
@@ -591,9 +627,9 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         """
         self._validate_params()
         self._check_params()
-        Xp, _, _, _ = self._training_arrays(X, y, reset=True)
+        Xp, lengths, y, Y = self._training_arrays(X, y, reset=True)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        coef = self._init_coef(seed, Xp.dtype)
+        coef = self._start_coef(seed, _training_data(Xp, lengths, Y, None))
         self._set_coef(coef)
         self._velocity = self._zero_state(coef)
         self.loss_curve_ = []
@@ -618,7 +654,7 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
             self._random_state = check_random_state(self.random_state)
         if first:
             seed = self._random_state.randint(np.iinfo(np.int32).max)
-            coef = self._init_coef(seed, Xp.dtype)
+            coef = self._start_coef(seed, data)
             velocity = self._zero_state(coef)
         else:
             coef = self._warm_coef()
@@ -628,6 +664,46 @@ class BaseSRN(BaseEstimator, metaclass=ABCMeta):
         return self
 
     # -- prediction ---------------------------------------------------------
+    def transform(self, X):
+        """The readout features of the fitted network: what its output layer reads.
+
+        With ``readout="last"`` the hidden state at each sequence's last step;
+        with pools, their concatenation in ``readout``'s order. A trained
+        network thus feeds any scikit-learn estimator in a ``Pipeline``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+                (n_samples, n_timesteps), or list of arrays
+            Sequences, in any form ``fit`` accepts.
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_readout_features)
+            ``len(readout) * n_hidden`` columns, named by
+            :meth:`get_feature_names_out`.
+        """
+        net, coef = fitted_network(self)
+        Xp, lengths = check_sequences(self, X, reset=False)
+        Xp = Xp.astype(coef.dtype, copy=False)
+        with single_blas_thread(nested=True):
+            return net.features(Xp, lengths, coef)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the :meth:`transform` features: ``"<class>_<pool><unit>"``.
+
+        Parameters
+        ----------
+        input_features : None
+            Unused; the names do not depend on the input's.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        net, _ = fitted_network(self)
+        return readout_feature_names(net.readout, net.n_hidden, type(self).__name__.lower())
+
     def _outputs(self, X):
         """Network outputs at each sequence's last step, shape (n_samples, n_outputs)."""
         net, coef = fitted_network(self)

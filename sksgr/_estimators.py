@@ -28,6 +28,31 @@ _PARAMETERS = """
     ----------
     n_hidden : int, default=100
         Number of hidden (recurrent) units; the paper uses 100.
+    readout : {{"last", "mean", "max"}} or tuple of them, default="last"
+        What the output layer reads from the hidden states ``z(0 ... T_i - 1)``
+        of each sequence: "last" the state at its own last step (the
+        paper's eq. 1), "mean" and "max" their mean and unit-wise maximum
+        over its real steps (padding excluded); a tuple concatenates them in
+        its order, e.g. ``("last", "mean", "max")`` (``len(readout) *
+        n_hidden`` features, see :meth:`transform`). Backpropagation sends
+        every real step its share of the output error: the mean pool ``1 /
+        T_i`` of it at each step, the max pool each unit's error to the step
+        of its maximum.
+    output_init : {{"random", "mean", "ridge"}}, default="random"
+        How the output layer starts. "random": drawn by ``init``, bias 0
+        (the paper's). "mean": drawn, with the bias at the training targets'
+        mean (regression) or the log of the class frequencies. "ridge": the
+        output weights and bias fitted in closed form by ridge regression
+        of the targets (classes as +-1 codes) on the initial network's
+        standardised readout features, the penalty chosen among
+        ``ridge_alphas`` by generalised cross-validation (as
+        :class:`~sklearn.linear_model.RidgeCV`): an echo-state network's
+        readout, from which training continues. With validation
+        (``early_stopping``) the ridge start is validated first and kept
+        unless training beats it; ``max_iter=0`` returns it untrained.
+    ridge_alphas : array-like of float, default=None
+        The penalties ``output_init="ridge"`` chooses from; None:
+        ``numpy.logspace(-3, 3, 13)``.
     init : {{"normal", "pascanu", "xavier_uniform"}}, default="xavier_uniform"
         How the initial weights are drawn (biases start at zero).
         "normal": every weight from N(0, sigma^2), the paper's literal
@@ -81,7 +106,8 @@ _PARAMETERS = """
     shuffle : bool, default=True
         Shuffle the training sequences before each epoch.
     max_iter : int, default=200
-        Maximum number of epochs (passes over the training data).
+        Maximum number of epochs (passes over the training data); 0 trains
+        nothing (with ``output_init="ridge"``: the closed-form model).
     max_candidates : int, default=None
         If set, training also stops after this many candidate minibatches:
         every minibatch whose gradient was computed, including those the
@@ -273,6 +299,14 @@ _NOTES = """
     Norms for Q and S are taken over the minibatch as a whole:
     ``S = sum_b S_b``, ``Q = log10 sqrt(sum_b ||delta_b(T_b)||^2 /
     sum_b ||delta_b(T_b - h)||^2)``, each sequence at its own last step.
+    With a pooled ``readout`` the deltas ``delta(t) = dE/da(t)`` are those of
+    the loss actually trained, so Q and S keep these definitions (still at
+    ``T_b`` and ``T_b - h``); what changes is that the output error enters at
+    every pooled step, not only at ``T_b``, so ``delta(T_b - h)`` carries the
+    error injected there as well as what flowed back from later steps. dS
+    differentiates that S along the candidate step: in "linear" mode with
+    the activation derivatives and the injected errors held fixed, in
+    "exact" mode through the tangents of the pooled features too.
 
     Divergence (a non-finite loss or gradient, or a step that would take a
     weight beyond 1e6 times the scale of the initial weights and targets)

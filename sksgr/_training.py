@@ -217,6 +217,7 @@ class TrainingConfig:
     tol: float = None
     n_iter_no_change: int = 10
     verbose: int = 0
+    validate_start: bool = False  # with a score: the start is a candidate for the best
 
 
 @dataclass
@@ -337,6 +338,8 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
                        n_iter_no_change=cfg.n_iter_no_change):
             result.converged = stop = True
 
+    if validate and cfg.validate_start:
+        check()  # the start competes: training must beat it on validation
     for _ in range(max_epochs):
         tic = time.perf_counter()
         order = data.train_idx[rng.permutation(n_train)] if cfg.shuffle else data.train_idx

@@ -68,6 +68,16 @@ POOLS = {"last": _bptt_fast.POOL_LAST, "mean": _bptt_fast.POOL_MEAN, "max": _bpt
 BLOCK_BYTES = 32 * 2**20
 
 
+def readout_feature_names(readout, n_hidden, prefix):
+    """Names of readout features: ``"<prefix>_<pool><unit>"`` in feature order.
+
+    >>> readout_feature_names(("last", "mean"), 2, "net").tolist()
+    ['net_last0', 'net_last1', 'net_mean0', 'net_mean1']
+    """
+    return np.asarray([f"{prefix}_{pool}{j}" for pool in readout for j in range(n_hidden)],
+                      dtype=object)
+
+
 def readout_code(readout):
     """The kernel's code of a readout: a tuple of pool names, in feature order."""
     return sum(POOLS[name] * 4**i for i, name in enumerate(readout))

@@ -62,6 +62,11 @@ def _expected_failures(estimator):
         SRNRegressor(**PAPER),
         SRNClassifier(**PAPER_SGD, n_hidden=16, sigma=0.3, learning_rate=1e-2),
         SRNRegressor(**PAPER_SGD, n_hidden=16, sigma=0.3, learning_rate=1e-2),
+        # pooled readouts, from a random and from a closed-form output layer
+        SRNClassifier(readout=("last", "mean", "max")),
+        SRNRegressor(readout=("last", "mean", "max")),
+        SRNClassifier(readout=("last", "mean", "max"), output_init="ridge"),
+        SRNRegressor(readout=("last", "mean", "max"), output_init="ridge"),
     ],
     expected_failed_checks=_expected_failures,
 )
