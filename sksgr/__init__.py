@@ -16,5 +16,6 @@ except ImportError as exc:
 from ._estimators import SRNClassifier, SRNRegressor  # noqa: E402
 from ._version import __version__
 from .preprocessing import SequenceScaler
+from .reservoir import SRNFeatures
 
-__all__ = ["SequenceScaler", "SRNClassifier", "SRNRegressor", "__version__"]
+__all__ = ["SequenceScaler", "SRNClassifier", "SRNFeatures", "SRNRegressor", "__version__"]

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["sksgr._estimators", "sksgr.network", "sksgr.datasets", "sksgr.metrics",
-           "sksgr.diagnostics", "sksgr.plotting", "sksgr.preprocessing"]
+           "sksgr.diagnostics", "sksgr.plotting", "sksgr.preprocessing", "sksgr.reservoir"]
 DOC_FILES = sorted(
     [ROOT / "README.md", ROOT / "pyproject.toml", ROOT / "setup.py"]
     + [p for d in ("sksgr", "benchmarks", "tests", ".ci") for p in (ROOT / d).rglob("*")
