@@ -41,6 +41,7 @@ from .network import (
     check_readout,
     readout_feature_names,
 )
+from .reservoir import check_input_features
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -69,7 +70,7 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         "readout": [str, tuple, list],
         "output_init": [StrOptions({"random", "mean", "ridge"})],
         "ridge_alphas": ["array-like", None],
-        "init": [StrOptions({"normal", "pascanu", "xavier_uniform"})],
+        "init": [StrOptions({"normal", "pascanu", "xavier_uniform", "reservoir"})],
         "sigma": [Interval(Real, 0, None, closed="left")],
         "spectral_radius": [Interval(Real, 0, None, closed="neither"), None],
         "recurrent_nonzeros": [Interval(Integral, 1, None, closed="left"), None],
@@ -694,14 +695,16 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
 
         Parameters
         ----------
-        input_features : None
-            Unused; the names do not depend on the input's.
+        input_features : array-like of str or None, default=None
+            Checked against ``feature_names_in_`` (or ``n_features_in_``) as
+            scikit-learn's transformers do; the names do not depend on it.
 
         Returns
         -------
         feature_names_out : ndarray of str objects
         """
         net, _ = fitted_network(self)
+        check_input_features(self, input_features)
         return readout_feature_names(net.readout, net.n_hidden, type(self).__name__.lower())
 
     def _outputs(self, X):

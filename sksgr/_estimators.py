@@ -53,7 +53,7 @@ _PARAMETERS = """
     ridge_alphas : array-like of float, default=None
         The penalties ``output_init="ridge"`` chooses from; None:
         ``numpy.logspace(-3, 3, 13)``.
-    init : {{"normal", "pascanu", "xavier_uniform"}}, default="xavier_uniform"
+    init : {{"normal", "pascanu", "xavier_uniform", "reservoir"}}, default="xavier_uniform"
         How the initial weights are drawn (biases start at zero).
         "normal": every weight from N(0, sigma^2), the paper's literal
         text. "pascanu": the same draw, then 15 entries per recurrent row
@@ -65,7 +65,13 @@ _PARAMETERS = """
         sigma = 0.01 draw. "xavier_uniform": each matrix from U[-a, a],
         ``a = sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio 2010), the init
         of the paper's authors' public code for their sibling 2016 paper;
-        ``sigma`` is then unused.
+        ``sigma`` is then unused. "reservoir": an echo-state network's
+        recurrent part, the weights of :class:`sksgr.SRNFeatures` (input
+        weights U[-0.5, 0.5], hidden biases U[-0.2, 0.2], a dense Gaussian
+        recurrent matrix at spectral radius 0.95 unless ``spectral_radius``
+        or ``recurrent_nonzeros`` say otherwise), the output layer as
+        "xavier_uniform"; made for standardised inputs
+        (:class:`sksgr.SequenceScaler`) and ``output_init="ridge"``.
     sigma : float, default=0.01
         Standard deviation of the Gaussian initial weights (paper: 0.01),
         used by ``init="normal"`` and ``"pascanu"``.

@@ -77,7 +77,37 @@ INIT_DEFAULTS = {
     "normal": {"recurrent_nonzeros": None, "spectral_radius": None},
     "pascanu": {"recurrent_nonzeros": 15, "spectral_radius": 0.95},
     "xavier_uniform": {"recurrent_nonzeros": None, "spectral_radius": None},
+    "reservoir": {"recurrent_nonzeros": None, "spectral_radius": 0.95},
 }
+# The reservoir's input and bias scales (echo-state practice for standardised inputs).
+RESERVOIR_INPUT_SCALING = 0.5
+RESERVOIR_BIAS_SCALING = 0.2
+
+
+def draw_reservoir(n_features, n_hidden, *, spectral_radius, input_scaling, bias_scaling,
+                   recurrent_density, rng):
+    """``(W_in, W_rec, b)`` of an echo-state reservoir, in float64.
+
+    Input weights and biases from U[-input_scaling, input_scaling] and
+    U[-bias_scaling, bias_scaling]; the recurrent matrix from N(0, 1) with
+    ``max(1, round(recurrent_density * n_hidden))`` randomly placed entries
+    kept per row, rescaled to ``spectral_radius``.
+    """
+    F, H = n_features, n_hidden
+    W_in = rng.uniform(-input_scaling, input_scaling, size=(F, H))
+    W_rec = rng.standard_normal(size=(H, H))
+    k = max(1, int(round(recurrent_density * H)))
+    if k < H:
+        # k randomly placed entries per row: the columns of the k smallest of H uniforms
+        keep = np.zeros((H, H), dtype=bool)
+        np.put_along_axis(keep, np.argsort(rng.uniform(size=(H, H)), axis=1)[:, :k], True,
+                          axis=1)
+        W_rec[~keep] = 0.0
+    radius = np.max(np.abs(np.linalg.eigvals(W_rec)))
+    if radius > 0:  # every row has a nonzero, so the radius is almost surely positive
+        W_rec *= spectral_radius / radius
+    b = rng.uniform(-bias_scaling, bias_scaling, size=H)
+    return W_in, W_rec, b
 
 
 def init_coef(n_features, n_hidden, n_outputs, *, n_pools=1, init="normal", sigma,
@@ -95,6 +125,10 @@ def init_coef(n_features, n_hidden, n_outputs, *, n_pools=1, init="normal", sigm
     - ``"xavier_uniform"``: each matrix from U[-a, a] with
       ``a = sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio 2010); ``sigma`` is
       not used.
+    - ``"reservoir"``: the recurrent part of an echo-state network
+      (:func:`draw_reservoir`: inputs U[-0.5, 0.5], biases U[-0.2, 0.2], a
+      Gaussian recurrent matrix at spectral radius 0.95), the output layer
+      as ``"xavier_uniform"``; ``sigma`` is not used.
 
     ``recurrent_nonzeros=k`` (keep k entries per recurrent row) and
     ``spectral_radius=r`` (rescale the recurrent matrix after the draw)
@@ -108,6 +142,15 @@ def init_coef(n_features, n_hidden, n_outputs, *, n_pools=1, init="normal", sigm
         recurrent_nonzeros = defaults["recurrent_nonzeros"]
     if spectral_radius is None:
         spectral_radius = defaults["spectral_radius"]
+
+    if init == "reservoir":
+        density = 1.0 if recurrent_nonzeros is None else min(1.0, recurrent_nonzeros / H)
+        W_in, W_rec, b = draw_reservoir(
+            F, H, spectral_radius=spectral_radius, input_scaling=RESERVOIR_INPUT_SCALING,
+            bias_scaling=RESERVOIR_BIAS_SCALING, recurrent_density=density, rng=rng)
+        a = np.sqrt(6.0 / (n_pools * H + O))
+        W_out = rng.uniform(-a, a, size=(n_pools * H, O))
+        return pack([W_in, W_rec, b, W_out, np.zeros(O)], dtype)
 
     if init == "xavier_uniform":
         def draw(shape):

@@ -69,12 +69,33 @@ BLOCK_BYTES = 32 * 2**20
 
 
 def readout_feature_names(readout, n_hidden, prefix):
-    """Names of readout features: ``"<prefix>_<pool><unit>"`` in feature order.
+    """Names of the readout features: ``{prefix}_{pool}{unit}``, pool by pool.
 
-    >>> readout_feature_names(("last", "mean"), 2, "net").tolist()
-    ['net_last0', 'net_last1', 'net_mean0', 'net_mean1']
+    The readout's features are the ``n_hidden`` units of each pool in turn
+    (the order of ``readout``), as :meth:`sksgr.network.Network.features`
+    returns them.
+
+    Parameters
+    ----------
+    readout : str or tuple of str
+        Pool names from ``("last", "mean", "max")``, in feature order.
+    n_hidden : int
+        Number of hidden units.
+    prefix : str
+        Prefix of every name, e.g. the estimator's lower-cased class name.
+
+    Returns
+    -------
+    names : ndarray of str objects, shape (len(readout) * n_hidden,)
+
+    Examples
+    --------
+    >>> from sksgr.network import readout_feature_names
+    >>> readout_feature_names(("last", "max"), 2, "srnfeatures").tolist()
+    ['srnfeatures_last0', 'srnfeatures_last1', 'srnfeatures_max0', 'srnfeatures_max1']
     """
-    return np.asarray([f"{prefix}_{pool}{j}" for pool in readout for j in range(n_hidden)],
+    pools = check_readout(readout)
+    return np.asarray([f"{prefix}_{pool}{unit}" for pool in pools for unit in range(n_hidden)],
                       dtype=object)
 
 

@@ -8,8 +8,8 @@ else, ``transform`` runs the compiled forward pass over each sequence and
 returns its pooled hidden states, so that any tabular estimator can sit
 after it in a pipeline (a ridge regression makes it an echo-state network).
 
-:func:`readout_feature_names` names the readout features; the trained
-estimators name theirs the same way.
+:func:`readout_feature_names` (from :mod:`sksgr.network`) names the readout
+features; the trained estimators name theirs the same way.
 """
 
 from numbers import Integral, Real
@@ -20,44 +20,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Interval, _fit_context
-from ._init import pack
+from ._init import draw_reservoir, pack
 from ._sequences import SEQUENCES, check_sequences
 from ._training import single_blas_thread
-from .network import HEAD_IDENTITY, Network, check_readout
+from .network import HEAD_IDENTITY, Network, check_readout, readout_feature_names
 
 
-def readout_feature_names(readout, n_hidden, prefix):
-    """Names of the readout features: ``{prefix}_{pool}{unit}``, pool by pool.
-
-    The readout's features are the ``n_hidden`` units of each pool in turn
-    (the order of ``readout``), as :meth:`sksgr.network.Network.features`
-    returns them.
-
-    Parameters
-    ----------
-    readout : str or tuple of str
-        Pool names from ``("last", "mean", "max")``, in feature order.
-    n_hidden : int
-        Number of hidden units.
-    prefix : str
-        Prefix of every name, e.g. the estimator's lower-cased class name.
-
-    Returns
-    -------
-    names : ndarray of str objects, shape (len(readout) * n_hidden,)
-
-    Examples
-    --------
-    >>> from sksgr.reservoir import readout_feature_names
-    >>> readout_feature_names(("last", "max"), 2, "srnfeatures").tolist()
-    ['srnfeatures_last0', 'srnfeatures_last1', 'srnfeatures_max0', 'srnfeatures_max1']
-    """
-    pools = check_readout(readout)
-    return np.asarray([f"{prefix}_{pool}{unit}" for pool in pools for unit in range(n_hidden)],
-                      dtype=object)
-
-
-def _check_input_features(estimator, input_features):
+def check_input_features(estimator, input_features):
     """``input_features`` checked against what ``fit`` saw, as scikit-learn's transformers do."""
     if input_features is None:
         return
@@ -228,22 +197,13 @@ class SRNFeatures(TransformerMixin, BaseEstimator):
         F, H = Xp.shape[2], self.n_hidden
         rng = check_random_state(self.random_state)
 
-        W_in = rng.uniform(-self.input_scaling, self.input_scaling, size=(F, H))
-        W_rec = rng.standard_normal(size=(H, H))
-        k = max(1, int(round(self.recurrent_density * H)))
-        if k < H:
-            # k randomly placed entries per row: the columns of the k smallest of H uniforms
-            keep = np.zeros((H, H), dtype=bool)
-            np.put_along_axis(keep, np.argsort(rng.uniform(size=(H, H)), axis=1)[:, :k], True,
-                              axis=1)
-            W_rec[~keep] = 0.0
         # one BLAS thread: the eigenproblem is small, and threads fighting over a busy
         # core made it 50 times slower (1.1 s instead of 0.02 s at n_hidden=200)
         with single_blas_thread(nested=True):
-            radius = np.max(np.abs(np.linalg.eigvals(W_rec)))
-        if radius > 0:  # every row has a nonzero, so the radius is almost surely positive
-            W_rec *= self.spectral_radius / radius
-        b = rng.uniform(-self.bias_scaling, self.bias_scaling, size=H)
+            W_in, W_rec, b = draw_reservoir(
+                F, H, spectral_radius=self.spectral_radius, input_scaling=self.input_scaling,
+                bias_scaling=self.bias_scaling, recurrent_density=self.recurrent_density,
+                rng=rng)
 
         dtype = Xp.dtype
         self.input_weights_ = W_in.astype(dtype)
@@ -307,7 +267,7 @@ class SRNFeatures(TransformerMixin, BaseEstimator):
             then the next pool's, in the order of ``readout``.
         """
         check_is_fitted(self, "recurrent_weights_")
-        _check_input_features(self, input_features)
+        check_input_features(self, input_features)
         return readout_feature_names(self._fitted_readout, self.recurrent_weights_.shape[0],
                                      type(self).__name__.lower())
 

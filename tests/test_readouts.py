@@ -140,3 +140,17 @@ def test_gradient_regularization_trains_with_a_pooled_readout():
                  X, y)
     assert clf.q_history_.shape == (clf.n_candidates_,) and np.isfinite(clf.ds_history_).all()
     assert clf.n_updates_ + clf.n_skipped_ == clf.n_candidates_
+
+
+def test_reservoir_init_draws_an_echo_state_network():
+    X, y = _ragged(seed=7)
+    clf = SRNClassifier(n_hidden=30, init="reservoir", readout=POOLED, output_init="ridge",
+                        max_iter=0, random_state=0).fit(X, y)
+    assert np.max(np.abs(np.linalg.eigvals(clf.recurrent_weights_))) == pytest.approx(0.95)
+    assert np.all(clf.recurrent_weights_ != 0)  # dense
+    assert 0 < np.max(np.abs(clf.input_weights_)) <= 0.5
+    assert 0 < np.max(np.abs(clf.hidden_bias_)) <= 0.2
+    sparse = SRNClassifier(n_hidden=30, init="reservoir", recurrent_nonzeros=3,
+                           spectral_radius=0.5, max_iter=0, random_state=0).fit(X, y)
+    assert np.all(np.count_nonzero(sparse.recurrent_weights_, axis=1) == 3)
+    assert np.max(np.abs(np.linalg.eigvals(sparse.recurrent_weights_))) == pytest.approx(0.5)
