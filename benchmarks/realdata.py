@@ -13,6 +13,11 @@ Rows, per data set:
   ``SRNRegressor()``) with the library defaults, or with the settings given
   by ``--params KEY=VALUE ...`` (values are Python literals, e.g.
   ``--params init='xavier_uniform' learning_rate=0.01 tol=None``);
+- **SRNFeatures**: an *untrained* SRN as a fixed random feature map (an
+  echo-state network's reservoir) with a closed-form readout,
+  ``make_pipeline(SequenceScaler(), SRNFeatures(), StandardScaler(),
+  RidgeClassifierCV(alphas=np.logspace(-3, 3, 13)))`` (``RidgeCV`` for
+  regression), the reservoir seed varying with the run's seed;
 - **torch**: a PyTorch ``nn.RNN`` of the same size in the same run (tanh, 100
   hidden units, last-step readout through a linear layer, Adam at lr 1e-3,
   minibatch 16, ``--epochs`` epochs, no early stopping, inputs standardised
@@ -59,11 +64,12 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import RidgeClassifierCV, RidgeCV
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sksgr import SequenceScaler, SRNClassifier, SRNRegressor
+from sksgr import SequenceScaler, SRNClassifier, SRNFeatures, SRNRegressor
 
 PANEL = ["ItalyPowerDemand", "GunPoint", "JapaneseVowels", "BasicMotions", "Tecator"]
 EXTRA = ["Adding10"]  # --cv only: no official test split
@@ -148,6 +154,18 @@ def fit_sksgr(Xtr, ytr, Xte, yte, regression, seed, params, r2=False, scale_targ
         fit_time = time.perf_counter() - t0
     score = _score(regression, yte, model.predict(Xte), r2)
     return score, fit_time, _n_iter(model)
+
+
+def fit_features(Xtr, ytr, Xte, yte, regression, seed, r2=False):
+    """The untrained reservoir and a ridge readout: SRNFeatures -> StandardScaler -> RidgeCV."""
+    alphas = np.logspace(-3, 3, 13)
+    head = RidgeCV(alphas=alphas) if regression else RidgeClassifierCV(alphas=alphas)
+    model = make_pipeline(SequenceScaler(), SRNFeatures(random_state=seed), StandardScaler(),
+                          head)
+    t0 = time.perf_counter()
+    model.fit(Xtr, ytr)
+    fit_time = time.perf_counter() - t0
+    return _score(regression, yte, model.predict(Xte), r2), fit_time, 0
 
 
 def _padded(X):
@@ -247,27 +265,37 @@ def _ms(values, digits=3):
     return f"{values.mean():.{digits}f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.{digits}f}"
 
 
+def _methods(args, params):
+    """[(name, fit function)] of the run, in table order."""
+    methods = [] if args.no_sksgr else [
+        ("sksgr", partial(fit_sksgr, params=params, scale_target=args.scale_target))]
+    if not args.no_features:
+        methods.append(("SRNFeatures", fit_features))
+    if not args.no_torch:
+        methods.append(("torch nn.RNN", partial(fit_torch, epochs=args.epochs, lr=args.torch_lr,
+                                                readout=args.torch_readout)))
+    return methods
+
+
 def run_panel(args, params):
-    torch_kw = dict(lr=args.torch_lr, readout=args.torch_readout)
+    methods = _methods(args, params)
     data = {name: (load(name, "train"), load(name, "test")) for name in args.datasets}
     tasks = []
     for name in args.datasets:
         (Xtr, ytr), (Xte, yte) = data[name]
         regression = name in REGRESSION
         for seed in range(args.seeds):
-            tasks.append((name, "sksgr", seed,
-                          delayed(fit_sksgr)(Xtr, ytr, Xte, yte, regression, seed, params,
-                                             scale_target=args.scale_target)))
-            if not args.no_torch:
-                tasks.append((name, "torch", seed,
-                              delayed(fit_torch)(Xtr, ytr, Xte, yte, regression, seed,
-                                                 args.epochs, **torch_kw)))
+            for method, fit in methods:
+                tasks.append((name, method, seed,
+                              delayed(fit)(Xtr, ytr, Xte, yte, regression, seed)))
     results = Parallel(n_jobs=args.n_jobs)(t[3] for t in tasks)
     rows = [dict(dataset=n, method=m, seed=s, score=r[0], fit_time=r[1], epochs=r[2])
             for (n, m, s, _), r in zip(tasks, results)]
 
-    header = ["data set", "metric", "sksgr", "fit s", "epochs run", "torch nn.RNN", "fit s",
-              "reference"]
+    header = ["data set", "metric"]
+    for method, _ in methods:
+        header += [method, "fit s"] + (["epochs run"] if method == "sksgr" else [])
+    header += ["reference"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name in args.datasets:
         regression = name in REGRESSION
@@ -282,24 +310,23 @@ def run_panel(args, params):
         else:
             value, source = DTW[name]
             reference = f"{value} ({source})"
-        cells = [name, "RMSE" if regression else "accuracy", _ms(pick("sksgr", "score")),
-                 f"{np.mean(pick('sksgr', 'fit_time')):.1f}",
-                 f"{np.mean(pick('sksgr', 'epochs')):.0f}"]
-        if args.no_torch:
-            cells += ["-", "-"]
-        else:
-            cells += [_ms(pick("torch", "score")), f"{np.mean(pick('torch', 'fit_time')):.1f}"]
+        cells = [name, "RMSE" if regression else "accuracy"]
+        for method, _ in methods:
+            cells += [_ms(pick(method, "score")), f"{np.mean(pick(method, 'fit_time')):.1f}"]
+            if method == "sksgr":
+                cells.append(f"{np.mean(pick(method, 'epochs')):.0f}")
         cells.append(reference)
         lines.append("| " + " | ".join(cells) + " |")
+    times = {m: sum(r["fit_time"] for r in rows if r["method"] == m) for m, _ in methods}
+    if "sksgr" in times and "torch nn.RNN" in times and times["sksgr"] > 0:
+        lines += ["", f"Fit time, all data sets and seeds: sksgr {times['sksgr']:.0f} s, "
+                  f"torch {times['torch nn.RNN']:.0f} s (torch / sksgr = "
+                  f"{times['torch nn.RNN'] / times['sksgr']:.2f}, same run)."]
     return rows, lines
 
 
 def run_cv(args, params):
-    methods = [] if args.no_sksgr else [
-        ("sksgr", partial(fit_sksgr, params=params, scale_target=args.scale_target))]
-    if not args.no_torch:
-        methods.append(("torch", partial(fit_torch, epochs=args.epochs, lr=args.torch_lr,
-                                         readout=args.torch_readout)))
+    methods = _methods(args, params)
     rows = []
     for name in args.datasets:
         X, y = load(name, "train")
@@ -333,7 +360,9 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=200, help="torch baseline's epochs")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch baseline")
-    parser.add_argument("--no-sksgr", action="store_true", help="torch only (with --cv)")
+    parser.add_argument("--no-sksgr", action="store_true", help="skip the trained sksgr model")
+    parser.add_argument("--no-features", action="store_true",
+                        help="skip the SRNFeatures -> ridge pipeline")
     parser.add_argument("--torch-lr", type=float, default=1e-3, help="torch baseline's Adam lr")
     parser.add_argument("--torch-readout", choices=["last", "mean"], default="last",
                         help="torch baseline's readout: the last step's state or the mean "
