@@ -41,7 +41,7 @@ from .network import (
     check_readout,
     readout_feature_names,
 )
-from .reservoir import check_input_features
+from .reservoir import check_input_features, sequence_features
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -685,10 +685,7 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             :meth:`get_feature_names_out`.
         """
         net, coef = fitted_network(self)
-        Xp, lengths = check_sequences(self, X, reset=False)
-        Xp = Xp.astype(coef.dtype, copy=False)
-        with single_blas_thread(nested=True):
-            return net.features(Xp, lengths, coef)
+        return sequence_features(self, net, coef, X)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the :meth:`transform` features: ``"<class>_<pool><unit>"``.

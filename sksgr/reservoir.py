@@ -26,6 +26,16 @@ from ._training import single_blas_thread
 from .network import HEAD_IDENTITY, Network, check_readout, readout_feature_names
 
 
+def sequence_features(estimator, net, coef, X):
+    """The readout features of the network ``(net, coef)`` on sequences ``X``, parsed
+    as ``estimator`` was fitted (its input form and number of features)."""
+    Xp, lengths = check_sequences(estimator, X, reset=False)
+    Xp = np.ascontiguousarray(Xp, dtype=coef.dtype)
+    # one BLAS thread: the same features whatever else runs at the same time
+    with single_blas_thread(nested=True):
+        return net.features(Xp, lengths, coef)
+
+
 def check_input_features(estimator, input_features):
     """``input_features`` checked against what ``fit`` saw, as scikit-learn's transformers do."""
     if input_features is None:
@@ -245,11 +255,7 @@ class SRNFeatures(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "recurrent_weights_")
         net, coef = self._network()
-        Xp, lengths = check_sequences(self, X, reset=False)
-        Xp = np.ascontiguousarray(Xp, dtype=coef.dtype)
-        # one BLAS thread: the same features whatever else runs at the same time
-        with single_blas_thread(nested=True):
-            return net.features(Xp, lengths, coef)
+        return sequence_features(self, net, coef, X)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features: ``srnfeatures_{pool}{unit}``.
