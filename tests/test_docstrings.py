@@ -10,7 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["sksgr._estimators", "sksgr.network", "sksgr.datasets", "sksgr.metrics",
-           "sksgr.diagnostics", "sksgr.plotting", "sksgr.preprocessing", "sksgr.reservoir"]
+           "sksgr.diagnostics", "sksgr.plotting", "sksgr.preprocessing", "sksgr.reservoir",
+           "sksgr.export"]
 DOC_FILES = sorted(
     [ROOT / "README.md", ROOT / "pyproject.toml", ROOT / "setup.py"]
     + [p for d in ("sksgr", "benchmarks", "tests", ".ci") for p in (ROOT / d).rglob("*")
@@ -23,6 +24,8 @@ DOC_FILES = sorted(
 def test_docstring_examples(name):
     if name == "sksgr.plotting":
         pytest.importorskip("matplotlib")
+    if name == "sksgr.export":  # builds a model: needs onnx (not onnxruntime)
+        pytest.importorskip("onnx")
     module = importlib.import_module(name)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an example that warns is not run "as written"
