@@ -142,8 +142,8 @@ def to_onnx(estimator, *, opset=None):
     graph = _GraphBuilder(onnx, opset)
     x = graph.input(INPUT, onnx.TensorProto.FLOAT, ["batch", "time", net.n_features])
     lengths = graph.input(LENGTHS, onnx.TensorProto.INT32, ["batch"])
-    for scaler in scalers:
-        x = _scaler_nodes(graph, scaler, x)
+    for i, scaler in enumerate(scalers):
+        x = _scaler_nodes(graph, scaler, x, f"scaler{i}")
     states, last = _recurrence_nodes(graph, x, lengths, W_in, W_rec, b)
     features = _readout_nodes(graph, net.readout, states, last, lengths)
     outputs = _output_layer_nodes(graph, features, W_out, b_out)
@@ -212,12 +212,12 @@ def _split(estimator):
 
 # -- the stages of the graph ----------------------------------------------------
 
-def _scaler_nodes(graph, scaler, x):
+def _scaler_nodes(graph, scaler, x, name):
     """``(x - mean_) / scale_`` per feature, as :class:`SequenceScaler` transforms."""
     if scaler.with_mean:
-        x = graph.node("Sub", [x, graph.const("scaler_mean", scaler.mean_, np.float32)])
+        x = graph.node("Sub", [x, graph.const(f"{name}_mean", scaler.mean_, np.float32)])
     if scaler.with_std:
-        x = graph.node("Div", [x, graph.const("scaler_scale", scaler.scale_, np.float32)])
+        x = graph.node("Div", [x, graph.const(f"{name}_scale", scaler.scale_, np.float32)])
     return x
 
 

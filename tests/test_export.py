@@ -123,6 +123,14 @@ def test_pipeline_with_sequence_scaler(estimator):
         np.testing.assert_allclose(variable[:, 0], pipe.predict(X), **TIGHT)
 
 
+def test_pipeline_of_two_scalers():
+    X = 5.0 + 3.0 * sequences().astype(np.float32)
+    pipe = make_pipeline(SequenceScaler(), SequenceScaler(with_mean=False),
+                         SRNClassifier(**TINY)).fit(X, labels(len(X)))
+    label, proba = run(to_onnx(pipe), X)
+    np.testing.assert_allclose(proba, pipe.predict_proba(X), **TIGHT)
+
+
 @pytest.mark.parametrize("with_mean, with_std", [(True, False), (False, True)])
 def test_pipeline_scaler_options_and_passthrough(with_mean, with_std):
     X = 5.0 + 3.0 * sequences().astype(np.float32)
