@@ -114,15 +114,15 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         self,
         n_hidden=100,
         *,
-        readout="last",
-        output_init="random",
+        readout=("last", "mean", "max"),
+        output_init="ridge",
         ridge_alphas=None,
-        init="xavier_uniform",
+        init="reservoir",
         sigma=0.01,
         spectral_radius=None,
         recurrent_nonzeros=None,
         solver="adam",
-        learning_rate=1e-3,
+        learning_rate=3e-4,
         momentum=0.9,
         nesterov=False,
         beta_1=0.9,
@@ -442,11 +442,12 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             coef[slices["b_out"]] = mean_output_bias(Y, softmax=softmax, sample_weight=sw)
             return coef
         X = np.ascontiguousarray(data.X[idx])
+        alphas = DEFAULT_ALPHAS if self.ridge_alphas is None else self.ridge_alphas
+        # one BLAS thread: the same start whatever else runs at the same time
         with single_blas_thread(nested=True):
             feats = net.features(X, np.ascontiguousarray(data.lengths[idx]), coef)
-        alphas = DEFAULT_ALPHAS if self.ridge_alphas is None else self.ridge_alphas
-        W_out, b_out, _ = ridge_output_layer(feats, Y, softmax=softmax, sample_weight=sw,
-                                             alphas=alphas)
+            W_out, b_out, _ = ridge_output_layer(feats, Y, softmax=softmax, sample_weight=sw,
+                                                 alphas=alphas)
         coef[slices["W_out"]] = W_out.ravel()
         coef[slices["b_out"]] = b_out
         return coef

@@ -50,9 +50,9 @@ def ridge_output_layer(features, Y, *, softmax, sample_weight=None, alphas=DEFAU
     True
     """
     features = np.asarray(features, dtype=np.float64)
-    mean = features.mean(axis=0) if sample_weight is None else np.average(
-        features, axis=0, weights=sample_weight)
-    scale = features.std(axis=0)
+    # weighted moments: a weight k is k copies of the sequence
+    mean = np.average(features, axis=0, weights=sample_weight)
+    scale = np.sqrt(np.average((features - mean) ** 2, axis=0, weights=sample_weight))
     scale[~(scale > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
     Z = (features - mean) / scale
     ridge = RidgeCV(alphas=alphas, fit_intercept=True).fit(

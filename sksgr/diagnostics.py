@@ -296,13 +296,14 @@ def gradient_norm_profile(estimator, X, y):
     >>> from sksgr.datasets import make_temporal_order
     >>> from sksgr.diagnostics import init_network, gradient_norm_profile
     >>> X, y = make_temporal_order(20, 30, random_state=0)
-    >>> net = init_network(SRNClassifier(n_hidden=50, init="normal", random_state=0), X, y)
+    >>> paper = dict(init="normal", readout="last", output_init="random")  # eq. 1's network
+    >>> net = init_network(SRNClassifier(n_hidden=50, **paper, random_state=0), X, y)
     >>> p = gradient_norm_profile(net, X, y)
     >>> p.delta_norm.shape
     (30,)
     >>> bool(p.delta_norm[-1] < 1e-20 * p.delta_norm[0])
     True
-    >>> net = init_network(SRNClassifier(n_hidden=50, init="normal", spectral_radius=1.5,
+    >>> net = init_network(SRNClassifier(n_hidden=50, **paper, spectral_radius=1.5,
     ...                                  random_state=0), X, y)
     >>> p = gradient_norm_profile(net, X, y)
     >>> bool(p.q_factor() < -1)
@@ -572,8 +573,9 @@ def q_factor(estimator, X, y, *, depth=None):
     >>> from sksgr.datasets import make_temporal_order
     >>> from sksgr.diagnostics import init_network, q_factor
     >>> X, y = make_temporal_order(50, 30, random_state=0)
-    >>> net = init_network(SRNClassifier(n_hidden=20, init="normal", random_state=0),
-    ...                    X, y)      # sigma=0.01, dense: the paper's literal init
+    >>> net = init_network(SRNClassifier(n_hidden=20, init="normal", readout="last",
+    ...                                  output_init="random", random_state=0),
+    ...                    X, y)      # sigma=0.01, dense, last state: the paper's network
     >>> q_factor(net, X, y) > 10      # the gradient vanishes
     True
     """

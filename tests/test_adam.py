@@ -61,4 +61,5 @@ def test_defaults_learn_the_adding_problem_at_T_10():
     X_test, y_test = make_adding(1000, 10, random_state=1)
     reg = SRNRegressor(random_state=0).fit(X, y)
     assert reg.score(X_test, y_test) >= 0.9
-    assert (reg.solver, reg.init, reg.batch_size) == ("adam", "xavier_uniform", 16)
+    assert (reg.solver, reg.init, reg.batch_size) == ("adam", "reservoir", 16)
+    assert (reg.readout, reg.output_init) == (("last", "mean", "max"), "ridge")

@@ -17,7 +17,10 @@ def _radius(W):
 
 
 def test_xavier_uniform_bounds_and_spread():
-    net = init_network(SRNClassifier(n_hidden=100, init="xavier_uniform"), X, y, random_state=0)
+    # the drawn output layer: readout "last", output_init "random" (the defaults fit it by ridge)
+    drawn = dict(readout="last", output_init="random")
+    net = init_network(SRNClassifier(n_hidden=100, init="xavier_uniform", **drawn), X, y,
+                       random_state=0)
     for W, (fan_in, fan_out) in ((net.input_weights_, (3, 100)),
                                  (net.recurrent_weights_, (100, 100)),
                                  (net.output_weights_, (100, 2))):
@@ -28,8 +31,8 @@ def test_xavier_uniform_bounds_and_spread():
     np.testing.assert_array_equal(net.output_bias_, 0)
     assert 0.9 < _radius(net.recurrent_weights_) < 1.1  # about 1 for 100 units
     # sigma is not used by xavier_uniform
-    other = init_network(SRNClassifier(n_hidden=100, init="xavier_uniform", sigma=5.0), X, y,
-                         random_state=0)
+    other = init_network(SRNClassifier(n_hidden=100, init="xavier_uniform", sigma=5.0, **drawn),
+                         X, y, random_state=0)
     np.testing.assert_array_equal(other.recurrent_weights_, net.recurrent_weights_)
 
 
@@ -54,10 +57,10 @@ def test_spectral_radius_and_nonzeros_override_the_init():
     assert _radius(net.recurrent_weights_) == pytest.approx(1.2)
 
 
-def test_normal_init_is_dense_and_xavier_the_default():
+def test_normal_init_is_dense_and_the_reservoir_the_default():
     net = init_network(SRNClassifier(n_hidden=30, init="normal", sigma=0.2), X, y,
                        random_state=0)
-    assert SRNClassifier().init == SRNRegressor().init == "xavier_uniform"
+    assert SRNClassifier().init == SRNRegressor().init == "reservoir"
     assert np.count_nonzero(net.recurrent_weights_) == 900
     assert abs(net.recurrent_weights_.std() - 0.2) < 0.02
 

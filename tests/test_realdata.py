@@ -23,7 +23,10 @@ def _ragged_problem(n=40, seed=0):
 def test_cv_mode_on_the_adding_problem_needs_no_extra(tmp_path):
     rows = realdata.main(["--cv", "2", "--datasets", "Adding10", "--seeds", "1", "--no-torch",
                           "--params", "max_iter=2", "n_hidden=4", "--out", str(tmp_path)])
-    assert [r["dataset"] for r in rows] == ["Adding10"]
+    # the trained model and the SRNFeatures -> ridge pipeline, one row each
+    assert [(r["dataset"], r["method"]) for r in rows] == [("Adding10", "sksgr-cv"),
+                                                           ("Adding10", "SRNFeatures-cv")]
+    assert all(0.5 < r["score"] <= 1 for r in rows)  # R^2 of both
     assert (tmp_path / "realdata_cv.md").read_text().count("| Adding10 |") == 1
     assert (tmp_path / "realdata_cv.csv").read_text().startswith("dataset,method,seed,score")
 
