@@ -465,3 +465,16 @@ def test_table1_on_clip_fresh_data_and_learning_curves(tmp_path):
             png = tmp_path / "rep" / f"curves_{task}_T10.png"
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "ON+CLIP − CLIP" in (tmp_path / "rep" / "table1.md").read_text()
+
+
+STAGE1B_TINY = [*CHERNODUB_TINY, "--methods", "off", "on", "clip", "on+clip", "--init",
+                "xavier_uniform", "--fresh-data", "--clip-threshold", "0.5"]
+STAGE1B_GOLDEN = ROOT / "tests" / "data" / "table1_stage1b_golden.csv"
+
+
+def test_table1_stage1b_configuration_numbers_unchanged(tmp_path):
+    """Stage 1b's configuration (Xavier init, fresh data, four methods) computes what
+    the tagged commit it runs from computed (golden CSV made there, ``stage1b-start``):
+    the later changes of the library leave its numbers bit for bit unchanged."""
+    _module().main([*STAGE1B_TINY, "--out", str(tmp_path)])
+    assert _pinned(tmp_path / "results.csv") == _pinned(STAGE1B_GOLDEN)
