@@ -241,8 +241,10 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             bptt_depth=self.bptt_depth, clip_norm=self.clip_norm,
             max_candidates=self.max_candidates, validation_interval=self.validation_interval,
             tol=self.tol, n_iter_no_change=self.n_iter_no_change, verbose=self.verbose,
-            # a closed-form start is a model already: training keeps it unless it does better
+            # a closed-form start is a model already: training keeps it unless it does
+            # better, on validation or else on the training loss
             validate_start=self.output_init == "ridge",
+            keep_start=self.output_init == "ridge",
         )
 
     def _zero_state(self, coef):
@@ -524,6 +526,8 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         estimator's parameters for this run.
         """
         config = replace(self._training_config(), **(overrides or {}))
+        if warm:  # a warm fit (warm_start, partial_fit) moves on from where it is
+            config = replace(config, validate_start=False, keep_start=False)
         score = None
         if validation is not None:
             score = _ValidationScore(self, check_scoring(self, scoring=self.scoring), *validation)
@@ -559,6 +563,7 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
                                              np.count_nonzero(used == 2)]
         self.n_skipped_ = int(counts[0]) + (self.n_skipped_ if keep else 0)
         self.n_guarded_ = int(counts[1]) + (self.n_guarded_ if keep else 0)
+        self.kept_start_ = bool(best.kept_start)
         self.validation_scores_ = best.validation_scores if validated else None
         self.best_validation_score_ = best.best_validation_score if validated else None
         self._warn_about(results, best, max_epochs, config)
@@ -640,6 +645,7 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         self.q_history_ = self.ds_history_ = self.used_history_ = None
         self.validation_scores_ = self.best_validation_score_ = None
         self.restart_scores_ = np.array([])
+        self.kept_start_ = False
         return self
 
     def _partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -662,7 +668,9 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             coef = self._warm_coef()
             velocity = self._warm_velocity(coef.dtype)
         seed = self._random_state.randint(np.iinfo(np.int32).max)
-        self._run(data, [(coef, velocity)], [seed], max_epochs=1, warm=not first)
+        # partial_fit learns step by step: it never goes back to its start
+        self._run(data, [(coef, velocity)], [seed], max_epochs=1, warm=not first,
+                  overrides=dict(keep_start=False))
         return self
 
     # -- prediction ---------------------------------------------------------

@@ -268,6 +268,10 @@ _ATTRIBUTES = """
         Candidate minibatches processed (equals ``n_updates_`` without
         gradient regularization). ``max_candidates`` and ``validation_interval``
         count candidates.
+    kept_start_ : bool
+        Whether the last fit kept its start (the closed-form output layer of
+        ``output_init="ridge"``) because training did not beat it: on
+        validation with ``early_stopping``, on the training loss otherwise.
     n_clipped_ : int
         Candidate minibatches whose gradient ``clip_norm`` rescaled (0
         without clipping). With gradient regularization, the clipped step is

@@ -218,6 +218,8 @@ class TrainingConfig:
     n_iter_no_change: int = 10
     verbose: int = 0
     validate_start: bool = False  # with a score: the start is a candidate for the best
+    # without a score: a start whose training loss training does not beat is kept
+    keep_start: bool = False
 
 
 @dataclass
@@ -241,6 +243,7 @@ class TrainingResult:
     initial_loss: float = None  # after divergence: training loss of the initial weights
     interrupted: bool = False
     converged: bool = False
+    kept_start: bool = False  # training did not beat the start (validation or training loss)
 
     @property
     def rank_score(self):
@@ -418,7 +421,27 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
         result.velocity = np.zeros_like(velocity)
     if result.diverged_at is not None:
         _after_divergence(result, start_coef, data, net, cfg.alpha)
+    elif validate and cfg.validate_start:
+        result.kept_start = bool(np.array_equal(result.coef, start_coef))
+    elif not validate and cfg.keep_start and result.n_candidates:
+        _keep_start_unless_beaten(result, start_coef, data, net, cfg.alpha)
     return result
+
+
+def _keep_start_unless_beaten(result, start_coef, data, net, alpha):
+    """Restore the start if the trained network's training loss is not below it.
+
+    For a start that is a model already (the closed-form output layer):
+    training must not leave the network worse on its own objective than it
+    began.
+    """
+    initial = training_loss(start_coef, data, net, alpha)
+    final = training_loss(result.coef, data, net, alpha)
+    if not final < initial:
+        result.coef = start_coef
+        result.velocity = np.zeros_like(result.velocity)
+        result.kept_loss = initial
+        result.kept_start = True
 
 
 def _after_divergence(result, start_coef, data, net, alpha):
@@ -437,6 +460,7 @@ def _after_divergence(result, start_coef, data, net, alpha):
         result.kept_loss = loss
     else:
         result.kept = "initial"
+        result.kept_start = True
         result.coef = start_coef
         result.kept_loss = result.initial_loss
     result.velocity = np.zeros_like(result.velocity)

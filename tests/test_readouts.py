@@ -154,3 +154,24 @@ def test_reservoir_init_draws_an_echo_state_network():
                            spectral_radius=0.5, max_iter=0, random_state=0).fit(X, y)
     assert np.all(np.count_nonzero(sparse.recurrent_weights_, axis=1) == 3)
     assert np.max(np.abs(np.linalg.eigvals(sparse.recurrent_weights_))) == pytest.approx(0.5)
+
+
+def test_a_ridge_start_that_training_does_not_beat_is_kept_without_validation():
+    X, y = _ragged(n=150, seed=8)
+    y = np.array([x[:, 0].mean() for x in X])  # regression: the ridge start is near optimal
+    kw = dict(n_hidden=10, readout=POOLED, random_state=0)
+    start = SRNRegressor(**kw, max_iter=0).fit(X, y)
+    wrecked = _quiet(SRNRegressor(**kw, max_iter=3, solver="sgd", learning_rate=50.0, tol=None),
+                     X, y)
+    assert wrecked.kept_start_ and wrecked.n_candidates_ > 0
+    np.testing.assert_array_equal(wrecked.predict(X), start.predict(X))
+    # a gentle training that improves the training loss is kept
+    trained = _quiet(SRNClassifier(n_hidden=10, readout=POOLED, max_iter=5, random_state=0),
+                     *_ragged(n=150, seed=8))
+    assert not trained.kept_start_
+    # partial_fit never goes back to its start
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        part = SRNRegressor(**kw, solver="sgd", learning_rate=1.0).partial_fit(X, y)
+    assert not part.kept_start_
+    assert not np.array_equal(part.predict(X), start.predict(X))
