@@ -20,6 +20,15 @@ PAPER_SGD = dict(init="normal", solver="sgd", batch_size=10, n_iter_no_change=10
 FAST = {**PAPER_SGD, **FAST}
 
 
+def nan_padded(seqs):
+    """A list of (T_i, F) sequences as one NaN-padded (n, max T_i, F) array."""
+    T = max(len(s) for s in seqs)
+    out = np.full((len(seqs), T, seqs[0].shape[1]), np.nan)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = s
+    return out
+
+
 def sign_task(n=120, T=6, F=2, seed=0):
     """Sequences (n, T, F) of Gaussian noise; the class is the sign at step 1."""
     rng = np.random.RandomState(seed)

@@ -12,6 +12,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sksgr import SequenceScaler, SRNClassifier, SRNRegressor
 
+from conftest import nan_padded as _pad
+
 
 def _ragged(seed=0, n=12, n_features=3):
     """A list of sequences of different lengths, features on different scales."""
@@ -20,14 +22,6 @@ def _ragged(seed=0, n=12, n_features=3):
     centre = np.array([5.0, -100.0, 0.0])[:n_features]
     spread = np.array([0.1, 30.0, 1.0])[:n_features]
     return [centre + spread * rng.normal(size=(t, n_features)) for t in lengths]
-
-
-def _pad(seqs):
-    T = max(len(s) for s in seqs)
-    out = np.full((len(seqs), T, seqs[0].shape[1]), np.nan)
-    for i, s in enumerate(seqs):
-        out[i, : len(s)] = s
-    return out
 
 
 # copy=False is left out: it scales the caller's array in place, so checks

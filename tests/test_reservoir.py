@@ -17,18 +17,12 @@ from sksgr import SRNFeatures
 from sksgr.datasets import make_temporal_order
 from sksgr.reservoir import readout_feature_names
 
+from conftest import nan_padded as _pad
+
 
 def _ragged(seed=0, n=9, n_features=2, max_length=8):
     rng = np.random.RandomState(seed)
     return [rng.normal(size=(t, n_features)) for t in rng.randint(1, max_length + 1, size=n)]
-
-
-def _pad(seqs):
-    T = max(len(s) for s in seqs)
-    out = np.full((len(seqs), T, seqs[0].shape[1]), np.nan)
-    for i, s in enumerate(seqs):
-        out[i, : len(s)] = s
-    return out
 
 
 def _numpy_features(reservoir, seqs, readout):
