@@ -19,7 +19,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Interval, InvalidParameterError, StrOptions, _check_sample_weight, _fit_context
 from ._init import WEIGHT_ATTRIBUTES, init_coef, pack, weight_shapes
-from ._output_layer import DEFAULT_ALPHAS, mean_output_bias, ridge_output_layer
+from ._output_layer import (
+    DEFAULT_ALPHAS,
+    mean_output_bias,
+    ridge_output_layer,
+    softmax_temperature,
+)
 from ._sequences import SEQUENCES, check_sequences
 from ._training import (
     BLOWUP_FACTOR,
@@ -425,7 +430,7 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             starts = [(self._start_coef(seed, data), None) for seed in seeds]
             starts = [(c, self._zero_state(c)) for c, _ in starts]
         self._run(data, starts, seeds, max_epochs=self.max_iter, warm=warm,
-                  validation=validation)
+                  validation=validation, refit=not warm)
         return self
 
     def _start_coef(self, seed, data):
@@ -443,13 +448,28 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         if self.output_init == "mean":
             coef[slices["b_out"]] = mean_output_bias(Y, softmax=softmax, sample_weight=sw)
             return coef
+        return self._ridge_output(coef, data)
+
+    def _ridge_output(self, coef, data, *, calibrate=False):
+        """``coef`` (modified) with the output layer fitted by ridge regression on the
+        readout features of the training part of ``data``; ``calibrate``: the
+        classifier's +-1 scores scaled to a calibrated softmax (one temperature)."""
+        net = self._net
+        idx = data.train_idx
+        Y = data.Y[idx]
+        sw = None if data.sample_weight is None else data.sample_weight[idx].astype(np.float64)
+        softmax = net.head == HEAD_SOFTMAX
+        slices = net.slices()
         X = np.ascontiguousarray(data.X[idx])
         alphas = DEFAULT_ALPHAS if self.ridge_alphas is None else self.ridge_alphas
-        # one BLAS thread: the same start whatever else runs at the same time
+        # one BLAS thread: the same result whatever else runs at the same time
         with single_blas_thread(nested=True):
             feats = net.features(X, np.ascontiguousarray(data.lengths[idx]), coef)
             W_out, b_out, _ = ridge_output_layer(feats, Y, softmax=softmax, sample_weight=sw,
                                                  alphas=alphas)
+            if softmax and calibrate:
+                tau = softmax_temperature(feats @ W_out + b_out, Y, sw)
+                W_out, b_out = tau * W_out, tau * b_out
         coef[slices["W_out"]] = W_out.ravel()
         coef[slices["b_out"]] = b_out
         return coef
@@ -518,10 +538,13 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
                   warm=True, overrides=dict(max_candidates=max_candidates, tol=None))
         return self
 
-    def _run(self, data, starts, seeds, *, max_epochs, warm, validation=None, overrides=None):
+    def _run(self, data, starts, seeds, *, max_epochs, warm, validation=None, overrides=None,
+             refit=False):
         """Train one network per start (in parallel) and keep the best.
 
         ``validation``: ``(X_val, y_val)`` scored with ``scoring``, or None.
+        ``refit``: with ``output_init="ridge"``, fit the kept network's output
+        layer again in closed form (a cold ``fit``).
         ``overrides``: fields of the training configuration that replace the
         estimator's parameters for this run.
         """
@@ -544,6 +567,9 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             )
         scores = np.array([r.rank_score for r in results])
         best = results[int(np.argmax(scores))]
+        if refit and self.output_init == "ridge" and not best.kept_start and best.n_candidates:
+            # the trained network's readout, fitted again in closed form
+            best.coef = self._ridge_output(best.coef.copy(), data, calibrate=True)
         self._set_coef(best.coef)
         self._velocity = best.velocity
         validated = validation is not None

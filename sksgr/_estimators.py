@@ -51,9 +51,14 @@ _PARAMETERS = """
         standardised readout features, the penalty chosen among
         ``ridge_alphas`` by generalised cross-validation (as
         :class:`~sklearn.linear_model.RidgeCV`): an echo-state network's
-        readout, from which training continues. With validation
-        (``early_stopping``) the ridge start is validated first and kept
-        unless training beats it; ``max_iter=0`` returns it untrained.
+        readout, from which training continues; after training, the output
+        layer of the network kept is fitted again the same way on its trained
+        readout features (the classifier's scores scaled by one softmax
+        temperature, fitted on the training loss, so that ``predict_proba``
+        is calibrated). The start is kept as it is, without that refit, when
+        training does not beat it: on validation with ``early_stopping``, on
+        the training loss otherwise (``kept_start_``). ``max_iter=0``
+        returns it untrained.
     ridge_alphas : array-like of float, default=None
         The penalties ``output_init="ridge"`` chooses from; None:
         ``numpy.logspace(-3, 3, 13)``.

@@ -71,3 +71,20 @@ def mean_output_bias(Y, *, softmax, sample_weight=None):
     if softmax:
         return np.log(np.maximum(p, 1e-12))
     return p
+
+
+def softmax_temperature(scores, Y, sample_weight=None):
+    """The factor ``tau`` that minimises the (weighted) mean cross-entropy of
+    ``softmax(tau * scores)`` against the one-hot ``Y`` (the argmax is unchanged):
+    ridge scores on the scale of +-1 codes made calibrated logits."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+
+    Y = np.asarray(Y, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+
+    def loss(log_tau):
+        ce = -np.sum(Y * log_softmax(np.exp(log_tau) * scores, axis=1), axis=1)
+        return float(np.average(ce, weights=sample_weight))
+
+    return float(np.exp(minimize_scalar(loss, bounds=(-5.0, 8.0), method="bounded").x))
