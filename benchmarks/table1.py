@@ -1048,9 +1048,8 @@ def make_figures(args, data):
     fig.savefig(out / "fig1_profile.png", dpi=100)
 
     task, T = args.tasks[0], max(args.lengths)
-    d = data[task, T] if (task, T) in data else {
-        split: make_data(task, n, T, data_seed(args.seed, task, T, split), args.convention)
-        for split, n in (("train", args.n_train), ("val", args.n_val))}
+    # the cell's shared sets (with --fresh-data they are not in memory: made here)
+    d = data.get((task, T)) or cell_data(task, T, args, splits=("train", "val"))
     n_updates = args.fig_updates
     (X, y), (X_val, y_val) = d["train"], d["val"]
     probe = min(100, len(X_val))

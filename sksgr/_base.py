@@ -248,7 +248,6 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             tol=self.tol, n_iter_no_change=self.n_iter_no_change, verbose=self.verbose,
             # a closed-form start is a model already: training keeps it unless it does
             # better, on validation or else on the training loss
-            validate_start=self.output_init == "ridge",
             keep_start=self.output_init == "ridge",
         )
 
@@ -439,14 +438,10 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         coef = self._init_coef(seed, data.X.dtype)
         if self.output_init == "random":
             return coef
-        net = self._net
-        idx = data.train_idx
-        Y = data.Y[idx]
-        sw = None if data.sample_weight is None else data.sample_weight[idx].astype(np.float64)
-        softmax = net.head == HEAD_SOFTMAX
-        slices = net.slices()
         if self.output_init == "mean":
-            coef[slices["b_out"]] = mean_output_bias(Y, softmax=softmax, sample_weight=sw)
+            _, _, Y, sw = data.training_part()
+            coef[self._net.slices()["b_out"]] = mean_output_bias(
+                Y, softmax=self._net.head == HEAD_SOFTMAX, sample_weight=sw)
             return coef
         return self._ridge_output(coef, data)
 
@@ -455,16 +450,13 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         readout features of the training part of ``data``; ``calibrate``: the
         classifier's +-1 scores scaled to a calibrated softmax (one temperature)."""
         net = self._net
-        idx = data.train_idx
-        Y = data.Y[idx]
-        sw = None if data.sample_weight is None else data.sample_weight[idx].astype(np.float64)
+        X, lengths, Y, sw = data.training_part()
         softmax = net.head == HEAD_SOFTMAX
         slices = net.slices()
-        X = np.ascontiguousarray(data.X[idx])
         alphas = DEFAULT_ALPHAS if self.ridge_alphas is None else self.ridge_alphas
         # one BLAS thread: the same result whatever else runs at the same time
         with single_blas_thread(nested=True):
-            feats = net.features(X, np.ascontiguousarray(data.lengths[idx]), coef)
+            feats = net.features(X, lengths, coef)
             W_out, b_out, _ = ridge_output_layer(feats, Y, softmax=softmax, sample_weight=sw,
                                                  alphas=alphas)
             if softmax and calibrate:
@@ -550,7 +542,7 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         """
         config = replace(self._training_config(), **(overrides or {}))
         if warm:  # a warm fit (warm_start, partial_fit) moves on from where it is
-            config = replace(config, validate_start=False, keep_start=False)
+            config = replace(config, keep_start=False)
         score = None
         if validation is not None:
             score = _ValidationScore(self, check_scoring(self, scoring=self.scoring), *validation)

@@ -178,6 +178,15 @@ class TrainingData:
     train_idx: np.ndarray  # indices of the training sequences (intp)
     sample_weight: np.ndarray = None  # (n,) per-sequence weights in X's dtype, or None
 
+    def training_part(self):
+        """``(X, lengths, Y, weights)`` of the training sequences: contiguous copies,
+        the weights in float64 (None without)."""
+        idx = self.train_idx
+        weights = (None if self.sample_weight is None
+                   else self.sample_weight[idx].astype(np.float64))
+        return (np.ascontiguousarray(self.X[idx]), np.ascontiguousarray(self.lengths[idx]),
+                self.Y[idx], weights)
+
     def kernel_weights(self):
         """The weights scaled to mean 1 over the training sequences (None without).
 
@@ -217,8 +226,8 @@ class TrainingConfig:
     tol: float = None
     n_iter_no_change: int = 10
     verbose: int = 0
-    validate_start: bool = False  # with a score: the start is a candidate for the best
-    # without a score: a start whose training loss training does not beat is kept
+    # the start is a model already: it is kept unless training beats it, on validation
+    # (with a score: the start is validated first) or else on the training loss
     keep_start: bool = False
 
 
@@ -341,7 +350,7 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
                        n_iter_no_change=cfg.n_iter_no_change):
             result.converged = stop = True
 
-    if validate and cfg.validate_start:
+    if validate and cfg.keep_start:
         check()  # the start competes: training must beat it on validation
     for _ in range(max_epochs):
         tic = time.perf_counter()
@@ -421,7 +430,7 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
         result.velocity = np.zeros_like(velocity)
     if result.diverged_at is not None:
         _after_divergence(result, start_coef, data, net, cfg.alpha)
-    elif validate and cfg.validate_start:
+    elif validate and cfg.keep_start:
         result.kept_start = bool(np.array_equal(result.coef, start_coef))
     elif not validate and cfg.keep_start and result.n_candidates:
         _keep_start_unless_beaten(result, start_coef, data, net, cfg.alpha)
@@ -472,17 +481,14 @@ def training_loss(coef, data, net, alpha=0.0):
 
     The weighted mean with ``data.sample_weight``. ``inf`` if any output is not finite.
     """
-    idx = data.train_idx
-    X = np.ascontiguousarray(data.X[idx])
-    lengths = np.ascontiguousarray(data.lengths[idx])
-    Y = data.Y[idx]
+    X, lengths, Y, weights = data.training_part()
     with np.errstate(all="ignore"):
         out = net.outputs(X, lengths, coef).astype(np.float64)
         if not np.isfinite(out).all():
             return np.inf
-        sw, total = 1.0, len(idx)  # weighted: each sequence's term times w_i, over sum w_i
-        if data.sample_weight is not None:
-            sw = data.sample_weight[idx].astype(np.float64)[:, None]
+        sw, total = 1.0, len(Y)  # weighted: each sequence's term times w_i, over sum w_i
+        if weights is not None:
+            sw = weights[:, None]
             total = np.sum(sw)
         if net.head == HEAD_SOFTMAX:
             out -= out.max(axis=1, keepdims=True)

@@ -274,13 +274,3 @@ class Network:
         return _bptt_fast.norm_change(X, Y, lengths, coef, direction, self.n_hidden,
                                       int(self.head), q_depth or 0, exact, sample_weight,
                                       self.code)
-
-
-def accept_candidate(Q, S, dS, q_min, q_max, ds_max=0.0, E=0.0, dE=0.0, steer="dS"):
-    """The selection rule for one candidate (see the estimators' documentation)."""
-    return _bptt_fast.accept_candidate(Q, S, dS, q_min, q_max, ds_max, E, dE, steer == "dQ")
-
-
-def tanh_inplace(x):
-    """The kernels' vectorised tanh, in place on a contiguous 1-D array."""
-    _bptt_fast.tanh_inplace_array(x)

@@ -478,3 +478,15 @@ def test_table1_stage1b_configuration_numbers_unchanged(tmp_path):
     the later changes of the library leave its numbers bit for bit unchanged."""
     _module().main([*STAGE1B_TINY, "--out", str(tmp_path)])
     assert _pinned(tmp_path / "results.csv") == _pinned(STAGE1B_GOLDEN)
+
+
+@pytest.mark.slow
+def test_table1_fresh_data_with_figures(tmp_path):
+    """With --fresh-data no shared sets are in memory; the figures make their own."""
+    pytest.importorskip("matplotlib")
+    args = [a for a in STAGE1B_TINY if a != "--no-figures"]
+    rows = _module().main([*args, "--n-nets", "1", "--tasks", "temporal_order",
+                           "--fig-updates", "50", "--out", str(tmp_path)])
+    assert len(rows) == 4
+    for name in ("fig1_profile.png", "fig2_dynamics.png", "curves_temporal_order_T10.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
