@@ -98,6 +98,7 @@ def test_panel_smoke(tmp_path):
     argv = ["--datasets", "ItalyPowerDemand", "Tecator", "--seeds", "1", "--epochs", "1",
             "--params", "max_iter=2", "--out", str(tmp_path)] + ([] if torch else ["--no-torch"])
     rows = realdata.main(argv)
-    assert {r["method"] for r in rows} == ({"sksgr", "torch"} if torch else {"sksgr"})
+    expected = {"sksgr", "SRNFeatures"} | ({"torch nn.RNN"} if torch else set())
+    assert {r["method"] for r in rows} == expected
     text = (tmp_path / "realdata.md").read_text()
     assert "mean predictor" in text and "1-NN DTW" in text
