@@ -44,19 +44,33 @@ globals().update(Steer.__members__)
 READOUT_LAST = POOL_LAST
 cdef enum:
     MAX_POOLS = 3
+    # an output at every step, read from that step's state (sequence to sequence)
+    STEPS_CODE = 64  # 4 ** MAX_POOLS: above every pool code
+READOUT_STEPS = STEPS_CODE
 
 
 cdef struct Readout:
     int n             # pools, 1 ... MAX_POOLS
     int pool[3]       # POOL_LAST / POOL_MEAN / POOL_MAX, in the order of the features
     bint has_max      # whether any pool is POOL_MAX (the arg-max steps are kept)
+    bint per_step     # READOUT_STEPS: outputs and targets at every real step
 
 
 cdef Readout _readout(int code) noexcept nogil:
-    """The pools of a readout code ``p0 + 4 p1 + 16 p2`` (checked by ``_check_readout``)."""
+    """The pools of a readout code ``p0 + 4 p1 + 16 p2`` (checked by ``_check_readout``).
+
+    ``READOUT_STEPS`` reads each step's own state (one pool of H features per
+    step, ``per_step``).
+    """
     cdef Readout r
     r.n = 0
+    r.pool[0] = r.pool[1] = r.pool[2] = 0
     r.has_max = False
+    r.per_step = code == STEPS_CODE
+    if r.per_step:
+        r.n = 1
+        r.pool[0] = POOL_LAST
+        return r
     while code > 0 and r.n < MAX_POOLS:
         r.pool[r.n] = code % 4
         r.has_max = r.has_max or code % 4 == POOL_MAX
@@ -67,6 +81,8 @@ cdef Readout _readout(int code) noexcept nogil:
 
 cdef int _check_readout(int code) except -1:
     cdef int c = code, k, seen = 0, n = 0
+    if code == STEPS_CODE:
+        return 1
     if code < 1 or code >= 4 ** MAX_POOLS:
         raise ValueError(f"readout code must be in [1, {4 ** MAX_POOLS - 1}], got {code}")
     while c > 0:
@@ -83,6 +99,20 @@ cdef int _check_readout(int code) except -1:
 def readout_pools(int code):
     """The number of pools of a readout code (validated); see ``Pool``."""
     return _check_readout(code)
+
+
+cdef Py_ssize_t _n_outputs(str y_name, Py_ssize_t columns, Py_ssize_t T, int code) except -1:
+    """Outputs per step of targets / outputs with ``columns`` columns.
+
+    Many-to-one: one row of O values per sequence. ``READOUT_STEPS``: a row
+    holds the T steps' values, step-major (the (n, T, O) array as (n, T O)).
+    """
+    if code != STEPS_CODE:
+        return columns
+    if T < 1 or columns % T:
+        raise ValueError(f"{y_name} has {columns} columns, not a multiple of the {T} steps "
+                         "(per-step values are passed as (n, T * n_outputs))")
+    return columns // T
 
 
 cdef inline Py_ssize_t _n_params(Py_ssize_t F, Py_ssize_t H, Py_ssize_t O,
@@ -201,9 +231,14 @@ cdef struct Layout:
     Py_ssize_t w_in, w_rec, b, w_out, b_out, n_params
     # offsets into the workspace: training, then the extra buffers of dS.
     # feats: the readout features (B, R H); arg: arg-max steps (B, H), as numbers;
-    # dz: dE/dfeats (B, R H)
+    # dz: dE/dfeats (B, R H). Per step (r.per_step): err (T, B, O) and dz (T, B, H),
+    # time-major, the outputs' errors and their injections at every step
     Py_ssize_t grad, U, Z, D, feats, arg, err, dz, inj, end
-    Py_ssize_t dW, P, Ad, tmp, od, end_sgr
+    # dS; per step also Dl: the deltas of the last steps' errors alone (T, B, H),
+    # el: those errors (B, O)
+    Py_ssize_t dW, P, Ad, tmp, od, Dl, el, end_sgr
+    # the targets of the errors dS measures: each sequence's last step of (n, T_all, O)
+    bint y_at_last
 
 
 cdef inline Layout _layout(Py_ssize_t B, Py_ssize_t T, Py_ssize_t F,
@@ -224,15 +259,18 @@ cdef inline Layout _layout(Py_ssize_t B, Py_ssize_t T, Py_ssize_t F,
     L.feats = L.D + T * B * H
     L.arg = L.feats + B * L.RH
     L.err = L.arg + (B * H if r.has_max else 0)
-    L.dz = L.err + B * O
-    L.inj = L.dz + B * L.RH     # (H,): one step's injected error
+    L.dz = L.err + (T * B * O if r.per_step else B * O)
+    L.inj = L.dz + (T * B * H if r.per_step else B * L.RH)  # (H,): one step's injected error
     L.end = L.inj + H
     L.dW = L.end
     L.P = L.dW + H * H          # (T + 1) slots: see _norm_change
     L.Ad = L.P + (T + 1) * B * H
     L.tmp = L.Ad + T * B * H    # (B, R H): see _norm_change
     L.od = L.tmp + B * L.RH
-    L.end_sgr = L.od + B * O
+    L.Dl = L.od + B * O
+    L.el = L.Dl + (T * B * H if r.per_step else 0)
+    L.end_sgr = L.el + (B * O if r.per_step else 0)
+    L.y_at_last = False
     return L
 
 
@@ -323,7 +361,9 @@ cdef void _forward(const floating *X, Py_ssize_t T_all, Py_ssize_t F,
     """Forward pass of one minibatch: fills U, Z, the readout features and ``out`` (B, O).
 
     ``out=NULL``: the features only (no output layer; ``coef`` may then hold
-    only W_in, W_rec and b).
+    only W_in, W_rec and b). Per step (``L.r.per_step``): ``out`` is (Tm, B, O),
+    time-major, the output of every step (past a sequence's end too: the
+    loss and the callers read only real steps), and no features are formed.
     """
     cdef floating *U = work + L.U
     cdef floating *Z = work + L.Z
@@ -349,6 +389,13 @@ cdef void _forward(const floating *X, Py_ssize_t T_all, Py_ssize_t F,
             gemm(False, False, <int> B, <int> H, <int> H, <floating> 1.0, Z + t * B * H,
                  <int> H, coef + L.w_rec, <int> H, <floating> 1.0, zt, <int> H)
         tanh_inplace(zt, B * H)
+    if L.r.per_step:
+        if out != NULL:
+            for t in range(Tm * B):
+                memcpy(out + t * O, coef + L.b_out, O * sizeof(floating))
+            gemm(False, False, <int> (Tm * B), <int> O, <int> H, <floating> 1.0, Z + B * H,
+                 <int> H, coef + L.w_out, <int> O, <floating> 1.0, out, <int> O)
+        return
     _readout_features(Z, lengths, idx, B, H, L, feats, work + L.arg)
     if out == NULL:
         return
@@ -416,6 +463,74 @@ cdef double _output_error(floating *out, const floating *Y, const Py_ssize_t *id
     return loss / B
 
 
+cdef double _normaliser(Layout L, const floating *sw, const int *lengths,
+                        const Py_ssize_t *idx, Py_ssize_t B, bint batch_mean) noexcept nogil:
+    """What the minibatch's loss is divided by.
+
+    Many-to-one: the weights' sum (a weighted mean; ``B`` unweighted), or ``B``
+    with ``batch_mean``. Per step, each real step counts: ``sum_b w_b n_b``
+    (``sum_b n_b`` unweighted or with ``batch_mean``).
+    """
+    cdef Py_ssize_t b
+    cdef double W = 0.0
+    if not L.r.per_step:
+        return <double> B if batch_mean else _weight_sum(sw, idx, B)
+    for b in range(B):
+        W += lengths[idx[b]] * (1.0 if sw == NULL or batch_mean else sw[idx[b]])
+    return W
+
+
+cdef double _loss_error(Layout L, floating *out, const floating *Y, Py_ssize_t T_all,
+                        const int *lengths, const Py_ssize_t *idx, Py_ssize_t B, Py_ssize_t Tm,
+                        Py_ssize_t O, int head, const floating *sw, double W) noexcept nogil:
+    """The minibatch's loss; replaces the outputs ``out`` by dloss/doutput.
+
+    Many-to-one: ``_output_error``. Per step: ``_step_output_error``.
+    """
+    if L.r.per_step:
+        return _step_output_error(out, Y, T_all, lengths, idx, B, Tm, O, head, sw, W)
+    return _output_error(out, Y, idx, B, O, head, sw, W)
+
+
+cdef double _step_output_error(floating *out, const floating *Y, Py_ssize_t T_all,
+                               const int *lengths, const Py_ssize_t *idx, Py_ssize_t B,
+                               Py_ssize_t Tm, Py_ssize_t O, int head, const floating *sw,
+                               double W) noexcept nogil:
+    """Per-step loss ``sum_b w_b sum_{t < n_b} l_bt / W`` of time-major outputs (Tm, B, O).
+
+    ``Y`` is (n, T_all, O); ``W`` the normaliser (``_normaliser``). The error
+    of step t of sequence b is ``w_b dl_bt / W``, zero past its end. A
+    minibatch whose weights are all 0 gets zero error and loss 0.
+    """
+    cdef Py_ssize_t b, t, k, n
+    cdef double loss = 0.0, m, lse, wb
+    cdef floating *o
+    cdef const floating *y
+    if not W > 0.0:
+        memset(out, 0, Tm * B * O * sizeof(floating))
+        return 0.0
+    for b in range(B):
+        n = lengths[idx[b]]
+        wb = 1.0 if sw == NULL else sw[idx[b]]
+        for t in range(Tm):
+            o = out + (t * B + b) * O
+            if t >= n:
+                memset(o, 0, O * sizeof(floating))
+                continue
+            y = Y + (idx[b] * T_all + t) * O
+            if head == HEAD_SOFTMAX:
+                lse = _log_sum_exp(o, O)
+                for k in range(O):
+                    loss -= wb * (y[k] * (o[k] - lse))
+                    o[k] = <floating> (wb * (exp(o[k] - lse) - y[k]) / W)
+            else:
+                for k in range(O):
+                    m = o[k] - y[k]
+                    loss += wb * (0.5 * m * m)
+                    o[k] = <floating> (wb * m / W)
+    return loss / W
+
+
 cdef double _weighted_output_error(floating *out, const floating *Y, const Py_ssize_t *idx,
                                    Py_ssize_t B, Py_ssize_t O, int head,
                                    const floating *sw, double W) noexcept nogil:
@@ -467,14 +582,19 @@ cdef Py_ssize_t _backward(const int *lengths, const Py_ssize_t *idx, Py_ssize_t 
     cdef const floating *inj
     cdef Py_ssize_t b, t, j, t_min = Tm, n, first
 
-    # output layer
-    gemm(True, False, <int> L.RH, <int> O, <int> B, <floating> 1.0, feats, <int> L.RH,
+    # output layer: its inputs are the readout features, or per step the states
+    # of all steps (Z[1:], time-major like the errors)
+    cdef Py_ssize_t rows = Tm * B if L.r.per_step else B
+    if L.r.per_step:
+        depth = Tm  # every step's error flows back to the start (see the estimators)
+    gemm(True, False, <int> L.RH, <int> O, <int> rows, <floating> 1.0,
+         Z + B * H if L.r.per_step else feats, <int> L.RH,
          err, <int> O, <floating> 0.0, grad + L.w_out, <int> O)
     memset(grad + L.b_out, 0, O * sizeof(floating))
-    for b in range(B):
+    for b in range(rows):
         for j in range(O):
             grad[L.b_out + j] += err[b * O + j]
-    gemm(False, True, <int> B, <int> L.RH, <int> O, <floating> 1.0, err, <int> O,
+    gemm(False, True, <int> rows, <int> L.RH, <int> O, <floating> 1.0, err, <int> O,
          coef + L.w_out, <int> O, <floating> 0.0, dz, <int> L.RH)
 
     for b in range(B):
@@ -499,7 +619,11 @@ cdef Py_ssize_t _backward(const int *lengths, const Py_ssize_t *idx, Py_ssize_t 
                 memset(row, 0, H * sizeof(floating))
                 continue
             zrow = Z + ((t + 1) * B + b) * H
-            inj = _injection(dz + b * L.RH, L, t, n, work + L.arg + b * H, H, work + L.inj)
+            if L.r.per_step:
+                inj = dz + (t * B + b) * H if t < n else NULL
+            else:
+                inj = _injection(dz + b * L.RH, L, t, n, work + L.arg + b * H, H,
+                                 work + L.inj)
             if inj != NULL:
                 for j in range(H):
                     row[j] = (row[j] + inj[j]) * (1 - zrow[j] * zrow[j])
@@ -563,10 +687,11 @@ def forward_backward(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
     ``return_states`` also returns ``Z`` (T + 1, n, H), the hidden states
     time-major with ``Z[0] = 0``, and ``D`` (T, n, H), the deltas dE/da(t).
     With ``sample_weight`` the loss is the weighted mean of the sequences'
-    losses (the weights must not all be 0).
+    losses (the weights must not all be 0). ``readout=READOUT_STEPS``: ``Y``
+    holds every step's targets, (n, T O), and the loss is the mean over real steps.
     """
     cdef Py_ssize_t n = X.shape[0], T = X.shape[1], F = X.shape[2]
-    cdef Py_ssize_t H = n_hidden, O = Y.shape[1]
+    cdef Py_ssize_t H = n_hidden, O = _n_outputs("Y", Y.shape[1], T, readout)
     _check_enums(head, SELECT_MINIBATCH)
     _check_data("X", n, T, F, "Y", Y.shape[0], lengths)
     _check_network(coef.shape[0], F, n_hidden, O, readout)
@@ -583,8 +708,8 @@ def forward_backward(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
     with nogil:
         _forward(&X[0, 0, 0], T, F, &lengths[0], &idx[0], n, T, &coef[0], H, O, L,
                  &work[0], &work[L.err])
-        loss = _output_error(&work[L.err], &Y[0, 0], &idx[0], n, O, head, sw,
-                             _weight_sum(sw, &idx[0], n))
+        loss = _loss_error(L, &work[L.err], &Y[0, 0], T, &lengths[0], &idx[0], n, T, O, head,
+                           sw, _normaliser(L, sw, &lengths[0], &idx[0], n, False))
         _backward(&lengths[0], &idx[0], n, T, F, &coef[0], H, O,
                   _depth_or_all(bptt_depth, T), L, &work[0])
         loss += _add_l2(&coef[0], &work[0], L, alpha)
@@ -602,14 +727,18 @@ def predict_outputs(const floating[:, :, ::1] X,   # IN (n, T, F) zero after eac
                     floating[:, ::1] out,          # OUT (n, O) outputs (logits for softmax)
                     floating[::1] work,            # scratch: workspace_size(block, T, F, H, O)
                     int n_hidden, int block, int readout=READOUT_LAST):
-    """Network outputs of each sequence, ``block`` sequences at a time, without the GIL."""
+    """Network outputs of each sequence, ``block`` sequences at a time, without the GIL.
+
+    ``readout=READOUT_STEPS``: ``out`` is (n, T O), every real step's outputs
+    (entries past a sequence's end are left as they are).
+    """
     cdef Py_ssize_t n = X.shape[0]
     if n == 0 and out.shape[0] == 0:
         return
     _check_data("X", n, X.shape[1], X.shape[2], "out", out.shape[0], lengths)
-    _check_network(coef.shape[0], X.shape[2], n_hidden, out.shape[1], readout)
-    _forward_blocks(X, lengths, coef, &out[0, 0], out.shape[1], work, n_hidden, block,
-                    readout)
+    cdef Py_ssize_t O = _n_outputs("out", out.shape[1], X.shape[1], readout)
+    _check_network(coef.shape[0], X.shape[2], n_hidden, O, readout)
+    _forward_blocks(X, lengths, coef, &out[0, 0], O, work, n_hidden, block, readout)
 
 
 def forward_features(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each end
@@ -622,9 +751,11 @@ def forward_features(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
 
     ``coef`` needs only the recurrent part of the flat vector (its first
     ``F H + H H + H`` entries): a reservoir has no output layer.
+    ``readout=READOUT_STEPS``: ``feats`` is (n, T H), the states of every
+    real step (entries past a sequence's end are left as they are).
     """
     cdef Py_ssize_t n = X.shape[0], F = X.shape[2], H = n_hidden
-    cdef int R = _check_readout(readout)
+    cdef int R = _check_readout(readout) * (X.shape[1] if readout == STEPS_CODE else 1)
     if n == 0 and feats.shape[0] == 0:
         return
     _check_data("X", n, X.shape[1], F, "feats", feats.shape[0], lengths)
@@ -632,7 +763,8 @@ def forward_features(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
         raise ValueError(f"n_hidden must be >= 1, got {H}")
     _check_size("coef", coef.shape[0], F * H + H * H + H,
                 f"the recurrent part (n_features={F}, n_hidden={H})", at_least=True)
-    _check_size("feats columns", feats.shape[1], R * H, f"{R} pools of {H} units")
+    _check_size("feats columns", feats.shape[1], R * H,
+                f"{R} pools (or steps) of {H} units")
     _forward_blocks(X, lengths, coef, &feats[0, 0], 0, work, n_hidden, block, readout)
 
 
@@ -642,11 +774,12 @@ cdef int _forward_blocks(const floating[:, :, ::1] X, const int[::1] lengths,
     """Forward passes of ``block`` sequences at a time, without the GIL.
 
     ``O > 0``: the outputs (n, O) into ``out``; ``O == 0``: the readout
-    features (n, R H) instead.
+    features (n, R H) instead. Per step: (n, T, O) outputs or (n, T, H)
+    states, real steps only.
     """
     cdef Py_ssize_t n = X.shape[0], T = X.shape[1], F = X.shape[2]
     cdef Py_ssize_t H = n_hidden, O_work = O if O > 0 else 1
-    cdef Py_ssize_t start, B, Tm
+    cdef Py_ssize_t start, B, Tm, b, t, width, src
     cdef Readout r = _readout(readout)
     cdef Layout L
     import numpy as np
@@ -664,7 +797,17 @@ cdef int _forward_blocks(const floating[:, :, ::1] X, const int[::1] lengths,
             B = block if start + block <= n else n - start
             Tm = _max_length(&lengths[0], &idx[start], B)
             L = _layout(B, Tm, F, H, O_work, r)
-            if O > 0:
+            if r.per_step:
+                # outputs (err buffer) or states (Z[1:]), time-major, to (n, T, width)
+                width = O if O > 0 else H
+                src = L.err if O > 0 else L.Z + B * H
+                _forward(&X[0, 0, 0], T, F, &lengths[0], &idx[start], B, Tm, &coef[0], H,
+                         O_work, L, &work[0], &work[L.err] if O > 0 else NULL)
+                for b in range(B):
+                    for t in range(lengths[start + b]):
+                        memcpy(out + ((start + b) * T + t) * width,
+                               &work[src + (t * B + b) * width], width * sizeof(floating))
+            elif O > 0:
                 _forward(&X[0, 0, 0], T, F, &lengths[0], &idx[start], B, Tm, &coef[0], H, O,
                          L, &work[0], out + start * O)
             else:
@@ -807,8 +950,8 @@ cdef void _candidate_step(const floating *v, const floating *g, Py_ssize_t offse
 # -- the gradient regularization's decision on one candidate
 
 cdef signed char _sgr_select(
-        const int *lengths, const Py_ssize_t *idx, const floating *Y, Py_ssize_t B,
-        Py_ssize_t Tm, Py_ssize_t F, const floating *w, const floating *v, Py_ssize_t H,
+        const int *lengths, const Py_ssize_t *idx, const floating *Y, Py_ssize_t T_all,
+        Py_ssize_t B, Py_ssize_t Tm, Py_ssize_t F, const floating *w, const floating *v, Py_ssize_t H,
         Py_ssize_t O, Py_ssize_t P, Py_ssize_t depth, int head, double alpha, double clip_norm,
         Optimizer opt, SGRSettings s, Layout L, floating *work,
         floating *bg, double *guard_state, double *S_b, double *dS_b, double *E_b,
@@ -826,11 +969,11 @@ cdef signed char _sgr_select(
     """
     cdef floating *grad = work + L.grad
     cdef double S = 0.0, dS = 0.0, E = 0.0, dE = 0.0, Q, g_steer, fav, scale, W_kept, W_all
-    cdef Py_ssize_t b, i
+    cdef Py_ssize_t b, i, t
     cdef signed char use
     _candidate_step(v, grad, L.w_rec, H * H, P, opt, s.ds_momentum, work + L.dW)
-    _norm_change(lengths, idx, Y, B, Tm, w, H, O, s.q_depth, s.ds_mode == DS_EXACT, head, L,
-                 work, S_b, dS_b, E_b, dE_b, sw, W)
+    _measured_norms(lengths, idx, Y, T_all, B, Tm, w, H, O, s.q_depth, s.ds_mode == DS_EXACT,
+                    head, L, work, S_b, dS_b, E_b, dE_b, sw, W)
     for b in range(B):
         S += S_b[b]
         dS += dS_b[b]
@@ -847,18 +990,24 @@ cdef signed char _sgr_select(
             if _accept(_q_factor(E_b[b], S_b[b]), S_b[b], dS_b[b],
                        _steering(S_b[b], dS_b[b], E_b[b], dE_b[b], s.steer == STEER_DQ),
                        s.q_min, s.q_max, s.ds_max):
-                W_kept += 1.0 if sw == NULL else sw[idx[b]]
+                # the kept loss terms' weight: sequences, or per step their real steps
+                W_kept += ((1.0 if sw == NULL else sw[idx[b]])
+                           * (lengths[idx[b]] if L.r.per_step else 1))
                 S_b[b] = 1.0
             else:
                 S_b[b] = 0.0
         use = W_kept > 0.0
-        W_all = _weight_sum(sw, idx, B)
+        W_all = _normaliser(L, sw, lengths, idx, B, False)
         if 0.0 < W_kept < W_all:
             # gradient of the (weighted) mean loss over the kept examples only
             scale = W_all / W_kept
             for b in range(B):
                 for i in range(O):
                     work[L.err + b * O + i] *= <floating> (S_b[b] * scale)
+                if L.r.per_step:  # the other steps' errors of sequence b
+                    for t in range(1, Tm):
+                        for i in range(O):
+                            work[L.err + (t * B + b) * O + i] *= <floating> (S_b[b] * scale)
             _backward(lengths, idx, B, Tm, F, w, H, O, depth, L, work)
             _add_l2(w, grad, L, alpha)
             _clip(grad, P, clip_norm)
@@ -932,9 +1081,17 @@ def train_minibatches(
     of its minibatch. A minibatch whose weights sum to 0 is passed over: no
     forward pass, no step, momentum and guard unchanged; its loss (and with
     ``sgr`` its Q and dS) are NaN and it counts as skipped (``used = 0``).
+
+    ``readout=READOUT_STEPS`` trains on every step: ``Y`` is (n, T O), the
+    loss the mean over the minibatch's real steps (each step of sequence b
+    weighted by ``w_b``; ``batch_mean`` divides by the number of real steps),
+    and BPTT runs over whole sequences (``bptt_depth`` is not used). The
+    regularization then measures the error of each sequence's last step
+    alone (see ``_sgr.pxi``).
     """
     cdef Py_ssize_t n_batches = batch_starts.shape[0] - 1
-    cdef Py_ssize_t T = X.shape[1], F = X.shape[2], H = n_hidden, O = Y.shape[1]
+    cdef Py_ssize_t T = X.shape[1], F = X.shape[2], H = n_hidden
+    cdef Py_ssize_t O = _n_outputs("Y", Y.shape[1], T, readout)
     cdef Py_ssize_t P = _n_params(F, H, O, _check_readout(readout))
     cdef Readout r = _readout(readout)
     cdef Py_ssize_t k, B, Tm, depth
@@ -1013,7 +1170,6 @@ def train_minibatches(
             B = batch_starts[k + 1] - batch_starts[k]
             idx = &order[batch_starts[k]]
             W = _weight_sum(sw, idx, B)
-            norm = <double> B if batch_mean else W
             if not W > 0.0:  # only with weights: nothing to learn from
                 losses[k] = NAN
                 if use_sgr:
@@ -1025,11 +1181,13 @@ def train_minibatches(
                 continue
             Tm = _max_length(&lengths[0], idx, B)
             L = _layout(B, Tm, F, H, O, r)
+            norm = _normaliser(L, sw, &lengths[0], idx, B, batch_mean)
             grad = &work[0] + L.grad
             depth = _depth_or_all(bptt_depth, Tm)
             _forward(&X[0, 0, 0], T, F, &lengths[0], idx, B, Tm, w, H, O, L, &work[0],
                      &work[0] + L.err)
-            loss = _output_error(&work[0] + L.err, &Y[0, 0], idx, B, O, head, sw, norm)
+            loss = _loss_error(L, &work[0] + L.err, &Y[0, 0], T, &lengths[0], idx, B, Tm, O,
+                               head, sw, norm)
             _backward(&lengths[0], idx, B, Tm, F, w, H, O, depth, L, &work[0])
             loss += _add_l2(w, grad, L, alpha)
             losses[k] = loss
@@ -1041,7 +1199,7 @@ def train_minibatches(
                 gn[k] = grad_norm
             use = 1
             if use_sgr:
-                use = _sgr_select(&lengths[0], idx, &Y[0, 0], B, Tm, F, w, v, H, O, P, depth,
+                use = _sgr_select(&lengths[0], idx, &Y[0, 0], T, B, Tm, F, w, v, H, O, P, depth,
                                   head, alpha, clip_norm, opt, settings, L,
                                   &work[0], bg, &guard_state[0], &S_b[0], &dS_b[0], &E_b[0],
                                   &dE_b[0], &q_history[k], &ds_history[k], sw, norm)

@@ -31,10 +31,22 @@
 # (dS/S - dE/E) / 2, i.e. g = dS/S - dE/E > 0 lowers Q (the long-term norm
 # grows relative to the short-term one). In linear mode dE = 0 and g has the
 # sign of dS, so the two steer alike.
+#
+# Per-step outputs (READOUT_STEPS): every step injects its own error, so the
+# total delta(T-h) holds the errors of the steps T-h ... T as well as what
+# flows back from T, and its norm says little about how the error of a late
+# step decays on its way back. S, E, dS and Q are therefore measured on the
+# deltas of each sequence's LAST step's error alone (delta^T, the deltas the
+# paper's many-to-one network has): delta^T(t) = (delta^T(t+1) W^T + [t = e]
+# dE/dz(e)) * f'(t). That is the network read as a last-step readout whose
+# output error is the per-step loss's error at the last step (the same
+# weights and normaliser), so the code below runs on it unchanged
+# (_measured_norms builds that view). The update itself is the full per-step
+# gradient.
 
 
 cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating *Y,
-                       Py_ssize_t B, Py_ssize_t Tm, const floating *coef, Py_ssize_t H,
+                       Py_ssize_t T_all, Py_ssize_t B, Py_ssize_t Tm, const floating *coef, Py_ssize_t H,
                        Py_ssize_t O, Py_ssize_t qdepth, bint exact, int head, Layout L,
                        floating *work, double *S_b, double *dS_b, double *E_b,
                        double *dE_b, const floating *sw, double sw_sum) noexcept nogil:
@@ -43,6 +55,8 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
     The candidate step of W_rec must be in the workspace at ``L.dW``. ``sw``
     and ``sw_sum``: the sequence weights (NULL if unweighted) and the loss's
     normaliser (their sum, or the minibatch size), as ``_output_error`` used them.
+    ``Y`` holds T_all steps per row if ``L.y_at_last`` (the target of sequence
+    b's error is then that of its last step), else one row of O per sequence.
     """
     cdef floating *Z = work + L.Z
     cdef floating *D = work + L.D
@@ -55,6 +69,7 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
     cdef floating *err = work + L.err
     cdef floating *od = work + L.od
     cdef const floating *W = coef + L.w_rec
+    cdef const floating *y
     cdef floating *row
     cdef const floating *src
     cdef const floating *z
@@ -63,6 +78,8 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
     cdef Py_ssize_t b, t, j, k, e, s, p, t_lo = Tm
     cdef double acc, ssq, dot_pd, pk, wb
     cdef floating r  # in the type of err, as B below: weights of 1 change no bit
+    # the normaliser in the type of err (unweighted: B, or the real steps' number)
+    cdef floating nb = <floating> sw_sum
 
     for b in range(B):
         e = lengths[idx[b]] - 1
@@ -115,6 +132,7 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
         gemm(False, False, <int> B, <int> O, <int> L.RH, <floating> 1.0, tmp, <int> L.RH,
              coef + L.w_out, <int> O, <floating> 0.0, od, <int> O)
         for b in range(B):
+            y = Y + ((idx[b] * T_all + lengths[idx[b]] - 1) * O if L.y_at_last else idx[b] * O)
             if sw != NULL:
                 # err = w_b (p - y) / sw_sum, so p = (sw_sum / w_b) err + y (no error if
                 # w_b = 0); d err = w_b p (d o - <p, d o>) / sw_sum, or w_b d o / sw_sum
@@ -126,24 +144,25 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
                     r = <floating> (sw_sum / wb)
                     dot_pd = 0.0
                     for k in range(O):
-                        dot_pd += (r * err[b * O + k] + Y[idx[b] * O + k]) * od[b * O + k]
+                        dot_pd += (r * err[b * O + k] + y[k]) * od[b * O + k]
                     for k in range(O):
-                        pk = r * err[b * O + k] + Y[idx[b] * O + k]
+                        pk = r * err[b * O + k] + y[k]
                         od[b * O + k] = <floating> (wb * (pk * (od[b * O + k] - dot_pd)) / sw_sum)
                 else:
                     for k in range(O):
                         od[b * O + k] = (<floating> wb * od[b * O + k]) / <floating> sw_sum
             elif head == HEAD_SOFTMAX:
                 # err = (p - y) / B, so p = B err + y; d err = p (d o - <p, d o>) / B
+                # (B: the normaliser nb, the real steps' number per step)
                 dot_pd = 0.0
                 for k in range(O):
-                    dot_pd += (B * err[b * O + k] + Y[idx[b] * O + k]) * od[b * O + k]
+                    dot_pd += (nb * err[b * O + k] + y[k]) * od[b * O + k]
                 for k in range(O):
-                    pk = B * err[b * O + k] + Y[idx[b] * O + k]
-                    od[b * O + k] = <floating> (pk * (od[b * O + k] - dot_pd) / B)
+                    pk = nb * err[b * O + k] + y[k]
+                    od[b * O + k] = <floating> (pk * (od[b * O + k] - dot_pd) / sw_sum)
             else:
                 for k in range(O):
-                    od[b * O + k] = od[b * O + k] / B
+                    od[b * O + k] = od[b * O + k] / nb
         gemm(False, True, <int> B, <int> L.RH, <int> O, <floating> 1.0, od, <int> O,
              coef + L.w_out, <int> O, <floating> 0.0, tmp, <int> L.RH)
 
@@ -208,6 +227,56 @@ cdef void _norm_change(const int *lengths, const Py_ssize_t *idx, const floating
                 S_b[b] = dS_b[b] = E_b[b] = dE_b[b] = 0.0
 
 
+cdef void _measured_norms(const int *lengths, const Py_ssize_t *idx, const floating *Y,
+                          Py_ssize_t T_all, Py_ssize_t B, Py_ssize_t Tm, const floating *coef,
+                          Py_ssize_t H, Py_ssize_t O, Py_ssize_t qdepth, bint exact, int head,
+                          Layout L, floating *work, double *S_b, double *dS_b, double *E_b,
+                          double *dE_b, const floating *sw, double sw_sum) noexcept nogil:
+    """``_norm_change`` of the errors the rule measures: per step, the last steps' alone.
+
+    Many-to-one: ``_norm_change`` as it is. Per step: the deltas of each
+    sequence's last-step error (into ``L.Dl``, with those errors gathered in
+    ``L.el``), then ``_norm_change`` on the view of a last-step readout.
+    """
+    cdef Layout V = L
+    cdef floating *Dl = work + L.Dl
+    cdef floating *row
+    cdef const floating *z
+    cdef const floating *inj
+    cdef Py_ssize_t b, t, j, e, t_lo = Tm
+    if L.r.per_step:
+        for b in range(B):
+            e = lengths[idx[b]] - 1
+            memcpy(work + L.el + b * O, work + L.err + (e * B + b) * O, O * sizeof(floating))
+            e = e - (qdepth if qdepth < e else e)
+            if e < t_lo:
+                t_lo = e
+        for t in range(Tm - 1, t_lo - 1, -1):
+            row = Dl + t * B * H
+            if t == Tm - 1:
+                memset(row, 0, B * H * sizeof(floating))
+            else:
+                gemm(False, True, <int> B, <int> H, <int> H, <floating> 1.0, Dl + (t + 1) * B * H,
+                     <int> H, coef + L.w_rec, <int> H, <floating> 0.0, row, <int> H)
+            for b in range(B):
+                row = Dl + (t * B + b) * H
+                z = work + L.Z + ((t + 1) * B + b) * H
+                if t == lengths[idx[b]] - 1:
+                    inj = work + L.dz + (t * B + b) * H
+                    for j in range(H):
+                        row[j] = (row[j] + inj[j]) * (1 - z[j] * z[j])
+                else:
+                    for j in range(H):
+                        row[j] = row[j] * (1 - z[j] * z[j])
+        V.r = _readout(POOL_LAST)
+        V.RH = H
+        V.D = L.Dl
+        V.err = L.el
+        V.y_at_last = True
+    _norm_change(lengths, idx, Y, T_all, B, Tm, coef, H, O, qdepth, exact, head, V, work,
+                 S_b, dS_b, E_b, dE_b, sw, sw_sum)
+
+
 cdef inline double _q_factor(double E, double S) noexcept nogil:
     """log10(||delta(T)|| / ||delta(T-h)||) from the half squared norms; +inf if S == 0."""
     if S <= 0.0:
@@ -262,11 +331,12 @@ def norm_change(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each en
     ``q_depth <= 0`` measures over whole sequences. Returns
     ``(S, dS, Q, S_b, dS_b, E_b, dE_b)`` with ``E = 0.5 ||delta(T)||^2``.
     With ``sample_weight`` (not all 0), those of the weighted mean loss,
-    per sequence divided by its weight (see above).
+    per sequence divided by its weight (see above). ``READOUT_STEPS``: ``Y``
+    is (n, T O), and the deltas measured are the last steps' errors' (above).
     """
     import numpy as np
     cdef Py_ssize_t n = X.shape[0], T = X.shape[1], F = X.shape[2]
-    cdef Py_ssize_t H = n_hidden, O = Y.shape[1], b
+    cdef Py_ssize_t H = n_hidden, O = _n_outputs("Y", Y.shape[1], T, readout), b
     _check_enums(head, SELECT_MINIBATCH)
     _check_data("X", n, T, F, "Y", Y.shape[0], lengths)
     _check_network(coef.shape[0], F, n_hidden, O, readout)
@@ -281,18 +351,17 @@ def norm_change(const floating[:, :, ::1] X,   # IN (n, T, F) zero after each en
     cdef Py_ssize_t[::1] idx = np.arange(n, dtype=np.intp)
     cdef double[::1] S_b = np.zeros(n), dS_b = np.zeros(n), E_b = np.zeros(n)
     cdef double[::1] dE_b = np.zeros(n)
-    cdef double S = 0, dS = 0, E = 0
+    cdef double S = 0, dS = 0, E = 0, W
     cdef Py_ssize_t depth = T if q_depth <= 0 else q_depth
     with nogil:
         _forward(&X[0, 0, 0], T, F, &lengths[0], &idx[0], n, T, &coef[0], H, O, L,
                  &work[0], &work[L.err])
-        _output_error(&work[L.err], &Y[0, 0], &idx[0], n, O, head, sw,
-                      _weight_sum(sw, &idx[0], n))
+        W = _normaliser(L, sw, &lengths[0], &idx[0], n, False)
+        _loss_error(L, &work[L.err], &Y[0, 0], T, &lengths[0], &idx[0], n, T, O, head, sw, W)
         _backward(&lengths[0], &idx[0], n, T, F, &coef[0], H, O, T, L, &work[0])
         memcpy(&work[L.dW], &direction[0, 0], H * H * sizeof(floating))
-        _norm_change(&lengths[0], &idx[0], &Y[0, 0], n, T, &coef[0], H, O, depth, exact,
-                     head, L, &work[0], &S_b[0], &dS_b[0], &E_b[0], &dE_b[0], sw,
-                     _weight_sum(sw, &idx[0], n))
+        _measured_norms(&lengths[0], &idx[0], &Y[0, 0], T, n, T, &coef[0], H, O, depth, exact,
+                        head, L, &work[0], &S_b[0], &dS_b[0], &E_b[0], &dE_b[0], sw, W)
         for b in range(n):
             S += S_b[b]
             dS += dS_b[b]

@@ -17,7 +17,11 @@ baseline. It follows the same conventions as the kernels:
   ``0.5 * ||y - y_hat||^2`` (``head="identity"``); with ``sample_weight``
   the weighted mean ``sum_b w_b l_b / sum_b w_b``;
 - ``bptt_depth=h`` lets the error reach only the last ``h`` steps of each
-  sequence (``None``: all of them).
+  sequence (``None``: all of them);
+- per-step outputs (``step_loss_and_gradients``): an output
+  ``z(t) @ W_out + b_out`` at every real step, targets ``Y`` of shape
+  ``(n, T, O)``, the loss the mean over all real steps (with
+  ``sample_weight``, each step of sequence b weighted by ``w_b``).
 
 Examples
 --------
@@ -146,6 +150,65 @@ def loss_and_gradients(params, X, lengths, Y, head, bptt_depth=None, sample_weig
         "b_out": err.sum(axis=0),
     }
     return loss, grads
+
+
+def step_forward(params, X):
+    """Hidden states ``Z`` ``(T + 1, n, H)`` and the outputs of every step ``(T, n, O)``."""
+    Z, _, _ = forward(params, X, np.full(X.shape[0], X.shape[1]))
+    return Z, Z[1:] @ params["W_out"] + params["b_out"]
+
+
+def step_loss_and_gradients(params, X, lengths, Y, head, sample_weight=None):
+    """Per-step outputs: mean loss over the real steps and its gradients.
+
+    ``Y`` is ``(n, T, O)``; steps at or past a sequence's length count for
+    nothing. Returns ``loss, grads, D, err`` with the deltas ``D`` (T, n, H)
+    and the outputs' errors ``err`` (T, n, O), already divided by the
+    normaliser ``sum_b w_b n_b``.
+    """
+    lengths = np.asarray(lengths)
+    n, T = X.shape[:2]
+    Z, logits = step_forward(params, X)
+    real = np.arange(T)[:, None] < lengths[None, :]            # (T, n)
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    per_step, err = output_error(logits.reshape(T * n, -1), Y.transpose(1, 0, 2).reshape(T * n, -1),
+                                 head)
+    per_step, err = per_step.reshape(T, n), err.reshape(T, n, -1)
+    share = real * w[None, :] / np.sum(w * lengths)            # (T, n)
+    loss = float((share * per_step).sum())
+    err = err * share[:, :, None]
+    inj = err @ params["W_out"].T
+    D = np.zeros((T, n, Z.shape[2]))
+    nxt = np.zeros((n, Z.shape[2]))
+    for t in range(T - 1, -1, -1):
+        D[t] = (nxt @ params["W_rec"].T + inj[t]) * (1.0 - Z[t + 1] ** 2)
+        nxt = D[t]
+    U = X.transpose(1, 0, 2)
+    grads = {
+        "W_in": np.einsum("tnf,tnh->fh", U, D),
+        "W_rec": np.einsum("tni,tnj->ij", Z[:-1], D),
+        "b": D.sum(axis=(0, 1)),
+        "W_out": np.einsum("tnh,tno->ho", Z[1:], err),
+        "b_out": err.sum(axis=(0, 1)),
+    }
+    return loss, grads, D, err
+
+
+def last_step_deltas(params, Z, lengths, err):
+    """Deltas of each sequence's last-step error alone (what SGR measures per step).
+
+    ``err`` (T, n, O) are the per-step errors of ``step_loss_and_gradients``.
+    """
+    lengths = np.asarray(lengths)
+    T, n, H = Z.shape[0] - 1, Z.shape[1], Z.shape[2]
+    D = np.zeros((T, n, H))
+    for i, L in enumerate(lengths):
+        d = np.zeros(H)
+        for t in range(L - 1, -1, -1):
+            inj = err[t, i] @ params["W_out"].T if t == L - 1 else 0.0
+            d = (d @ params["W_rec"].T + inj) * (1.0 - Z[t + 1, i] ** 2)
+            D[t, i] = d
+    return D
 
 
 def sgd_momentum_step(params, velocity, grads, learning_rate, momentum, nesterov=False):

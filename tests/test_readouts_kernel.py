@@ -47,9 +47,11 @@ def test_readout_codes():
     assert readout_code(("last",)) == _bptt_fast.POOL_LAST == 1
     assert readout_code(("last", "mean", "max")) == 1 + 4 * 2 + 16 * 3
     assert _bptt_fast.readout_pools(readout_code(("max", "last"))) == 2
-    for bad in (0, 4, 5 + 16 * 1, 64, -1):  # gap, repeat, too long, negative
+    for bad in (0, 4, 5 + 16 * 1, 65, -1):  # gap, repeat, too long, negative
         with pytest.raises(ValueError, match="readout code"):
             _bptt_fast.readout_pools(bad)
+    # 64 = 4 ** 3, above every pool code: an output at every step
+    assert _bptt_fast.READOUT_STEPS == 64 and _bptt_fast.readout_pools(64) == 1
 
 
 @pytest.mark.parametrize("readout", READOUTS)
