@@ -14,6 +14,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -26,6 +27,7 @@ from ._output_layer import (
     softmax_temperature,
 )
 from ._sequences import SEQUENCES, check_sequences
+from ._steps import padded_steps, real_steps, repeat_per_step, step_targets
 from ._training import (
     BLOWUP_FACTOR,
     TrainingConfig,
@@ -100,6 +102,7 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         "bptt_depth": [Interval(Integral, 1, None, closed="left"), None],
         "n_restarts": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
+        "return_sequences": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -120,6 +123,7 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         n_hidden=100,
         *,
         readout=("last", "mean", "max"),
+        return_sequences=False,
         output_init="ridge",
         ridge_alphas=None,
         init="reservoir",
@@ -163,6 +167,7 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     ):
         self.n_hidden = n_hidden
         self.readout = readout
+        self.return_sequences = return_sequences
         self.output_init = output_init
         self.ridge_alphas = ridge_alphas
         self.init = init
@@ -272,6 +277,11 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             )
         if self.gradient_regularization and self.bptt_depth is not None and self.q_depth is None:
             raise ValueError("With bptt_depth set, set q_depth < bptt_depth as well.")
+        if self.return_sequences and self.bptt_depth is not None:
+            raise ValueError(
+                "bptt_depth must be None with return_sequences=True: every step's error is "
+                "backpropagated through the whole sequence."
+            )
 
     def _q_range(self):
         """``(q_min, q_max)`` as floats, checked: two numbers, not NaN, q_min <= q_max."""
@@ -333,7 +343,12 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
                     f"n_hidden={H}, the model has {O} output(s) and its readout {readout} "
                     f"{len(readout)} pool(s): expected {expected}."
                 )
-        return Network(F, H, O, self._head, readout)
+        return Network(F, H, O, self._head, readout, per_step=self._per_step)
+
+    @property
+    def _per_step(self):
+        """Whether the fitted network outputs at every step (``return_sequences`` at fit)."""
+        return getattr(self, "_fitted_per_step", False)
 
     @property
     def _dtype(self):
@@ -384,7 +399,7 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, Xp, dtype=np.float64,
                                                  ensure_non_negative=True)
-        weights = self._training_weights(sample_weight, y)
+        weights = self._sequence_weights(sample_weight, y)
         rng = check_random_state(self.random_state)
 
         if (X_val is None) != (y_val is None):
@@ -401,15 +416,17 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         data = _training_data(Xp, lengths, Y, weights)
         validation = None
         if X_val is not None:
-            Xv, _ = check_sequences(self, X_val, reset=False)
-            self._encode_targets(y_val, reset=False)
-            _check_lengths(Xv, y_val, "X_val", "y_val")
+            self._training_arrays(X_val, y_val, reset=False, names=("X_val", "y_val"))
             validation = X_val, y_val
         elif self.early_stopping:
-            train, val = self._split_validation(y, rng)
+            if self.return_sequences:  # no one label per sequence to stratify by
+                train, val = train_test_split(np.arange(len(Xp)), random_state=rng,
+                                              test_size=self.validation_fraction)
+            else:
+                train, val = self._split_validation(y, rng)
             data.train_idx = _weighted_part(train.astype(np.intp), data.sample_weight,
                                             "training part of the early_stopping split")
-            validation = _nan_padded(Xp[val], lengths[val]), y[val]
+            validation = _nan_padded(Xp[val], lengths[val]), _take(y, val)
             if sample_weight is not None:
                 if not np.any(sample_weight[val] > 0):
                     raise ValueError(
@@ -439,7 +456,9 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         if self.output_init == "random":
             return coef
         if self.output_init == "mean":
-            _, _, Y, sw = data.training_part()
+            _, lengths, Y, sw = data.training_part()
+            if self._net.per_step:
+                Y, sw = real_steps(Y, lengths), repeat_per_step(sw, lengths)
             coef[self._net.slices()["b_out"]] = mean_output_bias(
                 Y, softmax=self._net.head == HEAD_SOFTMAX, sample_weight=sw)
             return coef
@@ -457,6 +476,9 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         # one BLAS thread: the same result whatever else runs at the same time
         with single_blas_thread(nested=True):
             feats = net.features(X, lengths, coef)
+            if net.per_step:  # every real step is a row of the regression
+                feats, Y = real_steps(feats, lengths), real_steps(Y, lengths)
+                sw = repeat_per_step(sw, lengths)
             W_out, b_out, _ = ridge_output_layer(feats, Y, softmax=softmax, sample_weight=sw,
                                                  alphas=alphas)
             if softmax and calibrate:
@@ -471,6 +493,13 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         (None when all sequences weigh the same); the classifier adds ``class_weight``."""
         return sample_weight
 
+    def _sequence_weights(self, sample_weight, y, *, partial=False):
+        """``_training_weights``; per step the sequences' own weights (the classifier
+        refuses ``class_weight`` there, see ``_check_params``)."""
+        if self.return_sequences:
+            return sample_weight
+        return self._training_weights(sample_weight, y, partial=partial)
+
     def _warm_coef(self):
         """The fitted weights to continue from; their size must be ``n_hidden``."""
         H = self._fitted_network().n_hidden
@@ -480,7 +509,7 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
                 f"network has {H} hidden units (recurrent_weights_ has shape {(H, H)}). "
                 f"Set n_hidden={H} to continue it, or warm_start=False to train a new network."
             )
-        if check_readout(self.readout) != self._fitted_readout:
+        if not self._per_step and check_readout(self.readout) != self._fitted_readout:
             raise ValueError(
                 f"Cannot continue training with readout={self.readout!r}: the fitted network "
                 f"reads {self._fitted_readout!r}. Set it back, or warm_start=False to train a "
@@ -625,20 +654,37 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
                 stacklevel=_caller_stacklevel(),
             )
 
-    def _training_arrays(self, X, y, *, reset, classes=None, partial=False):
+    def _training_arrays(self, X, y, *, reset, classes=None, partial=False, names=("X", "y")):
         """Validate training data; with ``reset`` record the input and target shapes.
 
         Returns ``(X_padded, lengths, y, Y)`` with ``Y`` the kernel targets;
         without ``reset``, ``X_padded`` is in the dtype of the fitted weights.
+        Per step (``return_sequences``), ``y`` is returned as given (one entry
+        per sequence) and ``Y`` is ``(n, T, O)``: each real step's target
+        validated and encoded by the head as a sample of its own.
         """
         Xp, lengths = check_sequences(self, X, reset=reset)
-        y, Y = self._encode_targets(y, reset=reset, classes=classes, partial=partial)
-        _check_lengths(Xp, y, "X", "y")
-        if reset:
-            self._fitted_readout = check_readout(self.readout)
-            self._net = Network(Xp.shape[2], self.n_hidden, Y.shape[1], self._head,
-                                self._fitted_readout)
+        if not reset and bool(self.return_sequences) != self._per_step:
+            raise ValueError(
+                f"Cannot continue training with return_sequences={self.return_sequences}: the "
+                f"fitted network was trained with return_sequences={self._per_step}. Set it "
+                "back, or warm_start=False to train a new network."
+            )
+        if self.return_sequences:
+            flat = step_targets(y, lengths, Xp.shape[1], x_name=names[0], y_name=names[1])
+            _, flat = self._encode_targets(flat, reset=reset, classes=classes, partial=partial)
+            Y = np.zeros((len(Xp), Xp.shape[1], flat.shape[1]))
+            Y[np.arange(Xp.shape[1])[None, :] < lengths[:, None]] = flat
         else:
+            y, Y = self._encode_targets(y, reset=reset, classes=classes, partial=partial)
+            _check_lengths(Xp, y, *names)
+        if reset:
+            self._fitted_per_step = bool(self.return_sequences)
+            self._fitted_readout = ("last",) if self.return_sequences else check_readout(
+                self.readout)
+            self._net = Network(Xp.shape[2], self.n_hidden, Y.shape[-1], self._head,
+                                self._fitted_readout, per_step=self._fitted_per_step)
+        elif hasattr(self, "recurrent_weights_"):  # (X_val is checked before any weights)
             Xp = Xp.astype(self._dtype, copy=False)
         return Xp, lengths, y, Y
 
@@ -675,7 +721,7 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             sample_weight = _check_sample_weight(sample_weight, Xp, dtype=np.float64,
                                                  ensure_non_negative=True)
         data = _training_data(Xp, lengths, Y,
-                              self._training_weights(sample_weight, y, partial=True))
+                              self._sequence_weights(sample_weight, y, partial=True))
         if first or not hasattr(self, "_random_state"):
             self._random_state = check_random_state(self.random_state)
         if first:
@@ -709,7 +755,9 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         -------
         features : ndarray of shape (n_samples, n_readout_features)
             ``len(readout) * n_hidden`` columns, named by
-            :meth:`get_feature_names_out`.
+            :meth:`get_feature_names_out`. With ``return_sequences=True``
+            the hidden state of every step instead, shape
+            ``(n_samples, n_timesteps, n_hidden)``, NaN past each sequence's end.
         """
         net, coef = fitted_network(self)
         return sequence_features(self, net, coef, X)
@@ -729,16 +777,42 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         """
         net, _ = fitted_network(self)
         check_input_features(self, input_features)
-        return readout_feature_names(net.readout, net.n_hidden, type(self).__name__.lower())
+        prefix = type(self).__name__.lower()
+        if net.per_step:  # the state's units, at every step
+            return np.asarray([f"{prefix}_state{j}" for j in range(net.n_hidden)], dtype=object)
+        return readout_feature_names(net.readout, net.n_hidden, prefix)
 
-    def _outputs(self, X):
-        """Network outputs at each sequence's last step, shape (n_samples, n_outputs)."""
+    def _outputs(self, X, *, with_lengths=False):
+        """Network outputs at each sequence's last step, shape (n_samples, n_outputs);
+        per step ``(n_samples, n_timesteps, n_outputs)``, NaN past each end.
+
+        ``with_lengths``: also the sequences' lengths.
+        """
         net, coef = fitted_network(self)
         Xp, lengths = check_sequences(self, X, reset=False)
         Xp = Xp.astype(coef.dtype, copy=False)
         # one BLAS thread: the same outputs whatever else runs at the same time
         with single_blas_thread(nested=True):
-            return net.outputs(Xp, lengths, coef)
+            out = net.outputs(Xp, lengths, coef)
+        return (out, lengths) if with_lengths else out
+
+    def _predictions(self, X, decide):
+        """``decide(outputs)`` on the outputs of each sequence; per step on those of
+        every real step, returned padded with NaN past each sequence's end."""
+        out, lengths = self._outputs(X, with_lengths=True)
+        if not self._per_step:
+            return decide(out)
+        return padded_steps(decide(real_steps(out, lengths)), lengths, out.shape[1])
+
+    def _step_score(self, X, y, sample_weight, metric, decide):
+        """``metric(y_true, y_pred, sample_weight=...)`` over every real step (per step):
+        each step counts as a sample, weighted by its sequence's weight."""
+        out, lengths = self._outputs(X, with_lengths=True)
+        y_true = step_targets(y, lengths, out.shape[1])
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, out, dtype=np.float64)
+        return float(metric(y_true, decide(real_steps(out, lengths)),
+                            sample_weight=repeat_per_step(sample_weight, lengths)))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -828,6 +902,13 @@ def _check_lengths(Xp, y, x_name, y_name):
             f"{x_name} and {y_name} have inconsistent numbers of samples: "
             f"{len(Xp)} sequences and {len(y)} targets."
         )
+
+
+def _take(y, idx):
+    """The targets of the sequences ``idx``: rows of an array, or items of a list."""
+    if isinstance(y, (list, tuple)):
+        return [y[i] for i in idx]
+    return np.asarray(y)[idx]
 
 
 def _nan_padded(Xp, lengths):

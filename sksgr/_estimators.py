@@ -4,6 +4,7 @@ import inspect
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import assert_all_finite
 from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
@@ -42,6 +43,22 @@ _PARAMETERS = """
         every real step its share of the output error: the mean pool ``1 /
         T_i`` of it at each step, the max pool each unit's error to the step
         of its maximum.
+        Only used when ``return_sequences=False``.
+    return_sequences : bool, default=False
+        Sequence to sequence (Keras's name): an output at every step, read
+        from that step's own hidden state (``readout`` is not used: a pool
+        over the whole sequence would see the future). ``y`` then holds a
+        target per step, shaped and padded like ``X`` (``(n_samples,
+        n_timesteps)``, for the regressor also ``(n_samples, n_timesteps,
+        n_outputs)``, entries past each sequence's end ignored; or a list of
+        per-sequence arrays). The loss is the mean over all real steps (a
+        sequence's ``sample_weight`` weighs each of its steps); ``predict``,
+        ``predict_proba`` and ``score`` work per step, and the ``score`` that
+        ``GridSearchCV`` and ``cross_val_score`` use by default counts every
+        real step. Every step's error is backpropagated through the whole
+        sequence (``bptt_depth`` must be None); the gradient regularization
+        measures Q and dS on the deltas of each sequence's last-step error
+        alone, the quantities of the many-to-one network (see Notes).
     output_init : {{"random", "mean", "ridge"}}, default="ridge"
         How the output layer starts. "random": drawn by ``init``, bias 0
         (the paper's). "mean": drawn, with the bias at the training targets'
@@ -327,6 +344,15 @@ _NOTES = """
     the activation derivatives and the injected errors held fixed, in
     "exact" mode through the tangents of the pooled features too.
 
+    With ``return_sequences=True`` every step injects its own error, so the
+    total ``delta(T_b - h)`` would mostly hold the errors of the last ``h``
+    steps and say little about how an error decays on its way back. Q, S and
+    dS are therefore taken on the deltas of each sequence's last-step error
+    alone, ``delta^T(t) = (delta^T(t + 1) W_rec^T + [t = T_b] dE/dz(T_b)) *
+    f'(a(t))``: exactly the many-to-one network's quantities, with the
+    per-step loss's error at the last step as its output error. The
+    candidate step itself is the gradient of the whole per-step loss.
+
     Divergence (a non-finite loss or gradient, or a step that would take a
     weight beyond 1e6 times the scale of the initial weights and targets)
     stops training before that step and emits one ``ConvergenceWarning``. The
@@ -369,6 +395,14 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
         # from BaseSRN.__init__, so that it lists them all without repeating them
         super().__init__(n_hidden, **params)
         self.class_weight = class_weight
+
+    def _check_params(self):
+        super()._check_params()
+        if self.return_sequences and self.class_weight is not None:
+            raise ValueError(
+                "class_weight is not supported with return_sequences=True (the kernel weighs "
+                "whole sequences); pass sample_weight per sequence instead."
+            )
 
     def _training_weights(self, sample_weight, y, *, partial=False):
         if self.class_weight is None:
@@ -459,31 +493,62 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
         return self._partial_fit(X, y, classes=classes, sample_weight=sample_weight)
 
     def decision_function(self, X):
-        """Logits at each sequence's last step.
+        """Logits at each sequence's last step (per step: at every step).
 
         Returns
         -------
         scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
             For two classes, the logit of ``classes_[1]`` minus that of
-            ``classes_[0]``.
+            ``classes_[0]``. With ``return_sequences=True`` one row per step:
+            ``(n_samples, n_timesteps[, n_classes])``, NaN past each end.
         """
-        out = self._outputs(X)
-        return out[:, 1] - out[:, 0] if out.shape[1] == 2 else out
+        return self._predictions(X, _decision)
 
     def predict_proba(self, X):
-        """Class probabilities (softmax of the logits), shape (n_samples, n_classes)."""
-        return softmax(self._outputs(X).astype(np.float64))
+        """Class probabilities (softmax of the logits), shape (n_samples, n_classes).
+
+        With ``return_sequences=True``: ``(n_samples, n_timesteps, n_classes)``,
+        NaN past each sequence's end.
+        """
+        return self._predictions(X, _probabilities)
 
     def predict_log_proba(self, X):
         """Logarithm of ``predict_proba``."""
-        out = self._outputs(X).astype(np.float64)
-        out -= out.max(axis=1, keepdims=True)
-        return out - np.log(np.exp(out).sum(axis=1, keepdims=True))
+        return self._predictions(X, _log_probabilities)
 
     def predict(self, X):
-        """Predicted class of each sequence, shape (n_samples,)."""
-        out = self._outputs(X)
+        """Predicted class of each sequence, shape (n_samples,).
+
+        With ``return_sequences=True`` the class of every step, shape
+        ``(n_samples, n_timesteps)``, NaN past each sequence's end (labels
+        then become floats, or objects if they are not numbers; sequences
+        of one length keep the labels' dtype).
+        """
+        return self._predictions(X, self._labels)
+
+    def _labels(self, out):
         return self.classes_[np.argmax(out, axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy on ``(X, y)``; with ``return_sequences=True`` over every real step.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences, in any of the forms ``fit`` accepts.
+        y : array-like of shape (n_samples,)
+            True labels; per step ``(n_samples, n_timesteps)`` padded past each
+            sequence's end, or a list of per-sequence arrays.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the sequences (per step: of each of their steps).
+
+        Returns
+        -------
+        score : float
+        """
+        if not self._per_step:
+            return super().score(X, y, sample_weight)
+        return self._step_score(X, y, sample_weight, accuracy_score, self._labels)
 
 
 class SRNRegressor(RegressorMixin, BaseSRN):
@@ -532,14 +597,57 @@ class SRNRegressor(RegressorMixin, BaseSRN):
         return self._partial_fit(X, y, sample_weight=sample_weight)
 
     def predict(self, X):
-        """Predicted values, shape (n_samples,) or (n_samples, n_outputs) as ``y`` in fit."""
-        out = self._outputs(X)
+        """Predicted values, shape (n_samples,) or (n_samples, n_outputs) as ``y`` in fit.
+
+        With ``return_sequences=True`` the values of every step,
+        ``(n_samples, n_timesteps)`` or ``(n_samples, n_timesteps, n_outputs)``,
+        NaN past each sequence's end.
+        """
+        return self._predictions(X, self._values)
+
+    def _values(self, out):
         return out.ravel() if self._y_1d else out
+
+    def score(self, X, y, sample_weight=None):
+        """R^2 on ``(X, y)``; with ``return_sequences=True`` over every real step.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences, in any of the forms ``fit`` accepts.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True values; per step ``(n_samples, n_timesteps[, n_outputs])``
+            padded past each sequence's end, or a list of per-sequence arrays.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the sequences (per step: of each of their steps).
+
+        Returns
+        -------
+        score : float
+            As :func:`sklearn.metrics.r2_score` (outputs averaged uniformly).
+        """
+        if not self._per_step:
+            return super().score(X, y, sample_weight)
+        return self._step_score(X, y, sample_weight, r2_score, self._values)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+def _decision(out):
+    return out[:, 1] - out[:, 0] if out.shape[1] == 2 else out
+
+
+def _probabilities(out):
+    return softmax(out.astype(np.float64))
+
+
+def _log_probabilities(out):
+    out = out.astype(np.float64)
+    out -= out.max(axis=1, keepdims=True)
+    return out - np.log(np.exp(out).sum(axis=1, keepdims=True))
 
 
 def _signature_with(init, name, default):

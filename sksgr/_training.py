@@ -21,6 +21,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._init import penalized
+from ._steps import real_steps, repeat_per_step
 from .network import HEAD_SOFTMAX, Network, Optimizer, SGRSettings
 
 # Control returns from the kernel to Python (to notice Ctrl-C, validate, print
@@ -484,6 +485,9 @@ def training_loss(coef, data, net, alpha=0.0):
     X, lengths, Y, weights = data.training_part()
     with np.errstate(all="ignore"):
         out = net.outputs(X, lengths, coef).astype(np.float64)
+        if net.per_step:  # every real step is a term of the mean
+            out, Y = real_steps(out, lengths), real_steps(Y, lengths)
+            weights = repeat_per_step(weights, lengths)
         if not np.isfinite(out).all():
             return np.inf
         sw, total = 1.0, len(Y)  # weighted: each sequence's term times w_i, over sum w_i

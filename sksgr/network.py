@@ -167,6 +167,11 @@ class Network:
 
     Parameters live outside, in one flat vector ``coef`` (``_init.PARAMETERS``
     order); the methods run the kernel on it.
+
+    ``per_step=True`` makes it sequence to sequence: an output at every real
+    step, read from that step's state (``readout`` must then be
+    ``("last",)``); targets ``Y`` are ``(n, T, n_outputs)`` and the outputs
+    and features come back per step, NaN past each sequence's end.
     """
 
     n_features: int
@@ -174,6 +179,12 @@ class Network:
     n_outputs: int
     head: int = HEAD_IDENTITY
     readout: tuple = ("last",)
+    per_step: bool = False
+
+    def __post_init__(self):
+        if self.per_step and tuple(self.readout) != ("last",):
+            raise ValueError("per-step outputs read each step's own state: readout must be "
+                             f"('last',), got {self.readout!r}")
 
     @cached_property
     def n_pools(self):
@@ -182,7 +193,16 @@ class Network:
     @cached_property
     def code(self):
         """The readout's code for the kernel."""
-        return readout_code(self.readout)
+        return _bptt_fast.READOUT_STEPS if self.per_step else readout_code(self.readout)
+
+    def _targets(self, Y):
+        """Targets as the kernel takes them: per step (n, T, O) flattened to (n, T O)."""
+        if self.per_step:
+            Y = np.asarray(Y)
+            if Y.ndim != 3:
+                raise ValueError(f"per-step targets must be (n, T, n_outputs), got shape {Y.shape}")
+            return Y.reshape(Y.shape[0], -1)
+        return Y
 
     @property
     def n_readout_features(self):
@@ -227,27 +247,40 @@ class Network:
         candidates processed (fewer than the minibatches: divergence).
         """
         return _bptt_fast.train_minibatches(
-            X, Y, lengths, order, starts, coef, state, work, losses, self.n_hidden,
+            X, self._targets(Y), lengths, order, starts, coef, state, work, losses, self.n_hidden,
             int(self.head), self.code, dataclasses.asdict(optimizer),
             None if sgr is None else dataclasses.asdict(sgr), **kwargs)
 
     def outputs(self, X, lengths, coef):
-        """Outputs ``(n, n_outputs)`` of each sequence (logits for the softmax head)."""
+        """Outputs ``(n, n_outputs)`` of each sequence (logits for the softmax head).
+
+        Per step: ``(n, T, n_outputs)``, NaN past each sequence's end.
+        """
         n, T = X.shape[:2]
-        out = np.empty((n, self.n_outputs), dtype=coef.dtype)
+        if self.per_step:
+            out = np.full((n, T, self.n_outputs), np.nan, dtype=coef.dtype)
+        else:
+            out = np.empty((n, self.n_outputs), dtype=coef.dtype)
         if n:
             block = self.block(n, T, coef.dtype)
-            _bptt_fast.predict_outputs(X, lengths, coef, out, self.workspace(block, T, coef.dtype),
-                                       self.n_hidden, block, self.code)
+            _bptt_fast.predict_outputs(X, lengths, coef, out.reshape(n, -1),
+                                       self.workspace(block, T, coef.dtype), self.n_hidden,
+                                       block, self.code)
         return out
 
     def features(self, X, lengths, coef):
-        """Readout features ``(n, n_readout_features)``; ``coef`` may be the recurrent part."""
+        """Readout features ``(n, n_readout_features)``; ``coef`` may be the recurrent part.
+
+        Per step: the states ``(n, T, n_hidden)``, NaN past each sequence's end.
+        """
         n, T = X.shape[:2]
-        feats = np.empty((n, self.n_readout_features), dtype=coef.dtype)
+        if self.per_step:
+            feats = np.full((n, T, self.n_hidden), np.nan, dtype=coef.dtype)
+        else:
+            feats = np.empty((n, self.n_readout_features), dtype=coef.dtype)
         if n:
             block = self.block(n, T, coef.dtype)
-            _bptt_fast.forward_features(X, lengths, coef, feats,
+            _bptt_fast.forward_features(X, lengths, coef, feats.reshape(n, -1),
                                         self.workspace(block, T, coef.dtype), self.n_hidden,
                                         block, self.code)
         return feats
@@ -260,7 +293,7 @@ class Network:
         states ``Z`` (T + 1, n, H) and the deltas ``D`` (T, n, H).
         """
         grad = np.empty_like(coef)
-        out = _bptt_fast.forward_backward(X, Y, lengths, coef, grad, self.n_hidden,
+        out = _bptt_fast.forward_backward(X, self._targets(Y), lengths, coef, grad, self.n_hidden,
                                           int(self.head), bptt_depth or 0, alpha,
                                           return_states, sample_weight, self.code)
         if return_states:
@@ -271,6 +304,6 @@ class Network:
     def norm_change(self, X, Y, lengths, coef, direction, *, q_depth=0, exact=False,
                     sample_weight=None):
         """``(S, dS, Q, S_b, dS_b, E_b, dE_b)`` of all sequences as one minibatch."""
-        return _bptt_fast.norm_change(X, Y, lengths, coef, direction, self.n_hidden,
+        return _bptt_fast.norm_change(X, self._targets(Y), lengths, coef, direction, self.n_hidden,
                                       int(self.head), q_depth or 0, exact, sample_weight,
                                       self.code)
