@@ -51,7 +51,7 @@ numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 
 myst_heading_anchors = 3
-myst_enable_extensions = ["dollarmath"]
+myst_enable_extensions = []
 
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),

@@ -17,6 +17,7 @@ The data are batch-first, ``(n_samples, n_timesteps, n_features)``; see
 # distractors; the class (one of four) is their order. The defaults start
 # from an echo-state network whose output layer is fitted in closed form,
 # then train with Adam (see :doc:`/user_guide/defaults`).
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.pipeline import make_pipeline
 
@@ -44,8 +45,6 @@ print(f"test R^2 {reg.score(*make_adding(500, 10, random_state=1)):.3f}")
 # The training loss
 # -----------------
 # ``loss_curve_`` holds the mean training loss of every epoch.
-import matplotlib.pyplot as plt
-
 fig, axes = plt.subplots(1, 2, figsize=(8, 3), layout="constrained")
 axes[0].plot(clf[-1].loss_curve_)
 axes[0].set(title="temporal order, T = 20", xlabel="epoch", ylabel="cross-entropy")
