@@ -18,7 +18,7 @@ from .network import HEAD_IDENTITY, HEAD_SOFTMAX
 _PARAMETERS = """
     The defaults are chosen for a user's first fit, by cross-validation on
     the training splits of real sequence data and the adding problem (see
-    the README): an echo-state start (``init="reservoir"``, the last, mean
+    the user guide's "The defaults"): an echo-state start (``init="reservoir"``, the last, mean
     and max hidden states read out, the output layer fitted in closed form
     by ridge regression), then Adam at 3e-4 with minibatches of 16 and MLP's
     stopping rule with a patience of 20 epochs. Inputs should be
