@@ -75,16 +75,24 @@ html_theme_options = {
 html_show_sourcelink = False
 
 
-def _skip_metadata_requests(app, what, name, obj, skip, options):
-    """Leave out scikit-learn's generated ``set_*_request`` methods.
+def _skip_scikit_learn_members(app, what, name, obj, skip, options):
+    """Leave out the methods a class inherits from scikit-learn.
 
-    Their docstrings are scikit-learn's and cite its own glossary, which this
-    site does not have; scikit-learn's documentation describes them.
+    ``get_params``, ``set_params``, ``score``, ``fit_transform``,
+    ``set_output`` and the generated ``set_*_request`` methods: their
+    docstrings are scikit-learn's and cite its own glossary, which this site
+    does not have; scikit-learn's documentation describes them. The methods
+    sksgr defines, its base class's included, stay.
     """
     if name.startswith("set_") and name.endswith("_request"):
+        return True
+    func = getattr(obj, "fget", obj)
+    func = getattr(func, "__func__", func)
+    module = getattr(func, "__module__", None)
+    if what == "class" and callable(func) and module and not module.startswith("sksgr"):
         return True
     return skip
 
 
 def setup(app):
-    app.connect("autodoc-skip-member", _skip_metadata_requests)
+    app.connect("autodoc-skip-member", _skip_scikit_learn_members)
