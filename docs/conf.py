@@ -73,6 +73,8 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_show_sourcelink = False
+# Pages without sub-pages get no (empty) section navigation: room for their wide tables.
+html_sidebars = {page: [] for page in ("index", "reproduction", "realdata", "development", "api")}
 
 
 def _skip_scikit_learn_members(app, what, name, obj, skip, options):
