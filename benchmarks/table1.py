@@ -130,7 +130,7 @@ the paper's budget tests them. Commands, from the repository root::
     python benchmarks/table1.py --full --resume --out benchmarks/reference/stage1 \\
         --tasks adding temporal_order --lengths 100 --methods off on clip
 
-The quick default's measured wall time is in the README. The paper's budget
+The quick default's measured wall time is in the README and docs/reproduction.md. The paper's budget
 for one (task, T) is 10 networks x 3 methods x 100,000 candidates; the
 measured cost per network is in ``benchmarks/reference/``.
 """
@@ -177,7 +177,7 @@ CLIP_METHODS = ("clip", "on+clip")  # clip_norm=--clip-threshold
 # The paper's budget (--full).
 FULL = {"n_nets": 10, "updates": 100_000, "tasks": list(TASKS), "lengths": [100, 150],
         "n_train": 20_000, "n_val": 1_000, "n_test": 10_000}
-# The quick default of the main job (chosen by measurement; see the README).
+# The quick default of the main job (chosen by measurement; see docs/reproduction.md).
 QUICK = {"n_nets": 4, "updates": 10_000, "tasks": ["temporal_order"],
          "lengths": [20, 50], "n_train": 20_000, "n_val": 1_000, "n_test": 10_000}
 

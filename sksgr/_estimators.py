@@ -19,7 +19,7 @@ from .network import HEAD_IDENTITY, HEAD_SOFTMAX
 _PARAMETERS = """
     The defaults are chosen for a user's first fit, by cross-validation on
     the training splits of real sequence data and the adding problem (see
-    the README): an echo-state start (``init="reservoir"``, the last, mean
+    the user guide's "The defaults"): an echo-state start (``init="reservoir"``, the last, mean
     and max hidden states read out, the output layer fitted in closed form
     by ridge regression), then Adam at 3e-4 with minibatches of 16 and MLP's
     stopping rule with a patience of 20 epochs. Inputs should be
@@ -298,13 +298,13 @@ _ATTRIBUTES = """
         Candidate minibatches whose gradient ``clip_norm`` rescaled (0
         without clipping). With gradient regularization, the clipped step is
         the candidate whose dS is taken.
-    q_history_ : ndarray of shape (n_candidates_,) or None
+    q_history_ : ndarray of shape (``n_candidates_``,) or None
         With gradient regularization, the Q of every candidate minibatch (the
         minibatch as a whole, in both selection modes; +inf when the
         long-term deltas underflow to zero). None without.
-    ds_history_ : ndarray of shape (n_candidates_,) or None
+    ds_history_ : ndarray of shape (``n_candidates_``,) or None
         dS of every candidate minibatch along its full candidate step.
-    used_history_ : ndarray of bool, shape (n_candidates_,) or None
+    used_history_ : ndarray of bool, shape (``n_candidates_``,) or None
         Whether the candidate led to an update (in "example" mode: whether
         any of its sequences was accepted; by the rule or the guard).
     n_skipped_ : int
@@ -315,7 +315,7 @@ _ATTRIBUTES = """
         For 2-D input, the number of columns (the sequence length, which
         predict must then match); for 3-D or list input, the features per
         step (any length may be predicted).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Only for 2-D input with string column names.
 """
 

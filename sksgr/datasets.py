@@ -1,9 +1,9 @@
 """Synthetic long-term-dependency benchmarks for recurrent networks.
 
 The four generators in this module produce the sequence problems that
-Chernodub & Nowicki (2016, section 4) use to evaluate sampling-based gradient
+Chernodub & Nowicki (2016, section 4) [1]_ use to evaluate sampling-based gradient
 regularization. They follow the definitions of Pascanu, Mikolov & Bengio
-(2013) as implemented in their code ``pascanur/trainingRNNs`` (files
+(2013) [2]_ as implemented in their code ``pascanur/trainingRNNs`` (files
 ``addition.py``, ``multiplication.py``, ``tempOrder.py`` and
 ``tempOrder3bit.py``), which the paper follows:
 
@@ -23,6 +23,8 @@ as ``(start, width)`` in tenths of ``l`` is
 For the adding and multiplication tasks the second range is therefore
 ``[floor(0.1 l), floor(0.1 l) + floor(0.4 l))``, which can end one step
 before ``floor(0.5 l)`` (for example ``l = 19`` gives ``[1, 8)``).
+
+The problems themselves go back to Hochreiter & Schmidhuber (1997) [3]_.
 
 All generators return ``X`` of shape ``(n_samples, n_timesteps, n_features)``
 in float64: batch first, then time, then the features of one step (the order
@@ -50,8 +52,8 @@ Two conventions (``convention=``), for every generator:
   ``[round(l/10), round(2l/10)]`` and ``[round(4l/10), round(5l/10)]``,
   3-bit ``[round(l/10), round(2l/10)]``, ``[round(3l/10), round(4l/10)]``,
   ``[round(6l/10), round(7l/10)]``. ``round`` is MATLAB's (halves away from
-  zero). Their success criteria differ too: |error| <= 0.08 for adding and
-  <= 0.04 for multiplication (see :mod:`sksgr.metrics`). The channel order
+  zero). Their success criteria differ too: ``|error| <= 0.08`` for adding and
+  ``<= 0.04`` for multiplication (see :mod:`sksgr.metrics`). The channel order
   (``[marker, value]``; symbols A, B, then distractors) and the class
   numbering are the library's for both conventions. :func:`position_ranges`
   returns the 0-based ranges of either convention.

@@ -79,7 +79,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         sequence length, which ``transform`` must then match); for 3-D or
         list input the number of features per step (any length may be
         transformed).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Only for 2-D input with string column names.
 
     See Also

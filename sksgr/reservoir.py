@@ -55,7 +55,7 @@ class SRNFeatures(TransformerMixin, BaseEstimator):
     """Random recurrent features: an untrained SRN's pooled hidden states.
 
     A fixed, randomly drawn tanh Elman network (an echo-state network's
-    reservoir) maps each sequence ``u(1), ..., u(T_i)`` to its hidden states
+    reservoir) maps each sequence ``u(1), ..., u(T_i)`` to its hidden states::
 
         z(t) = tanh(u(t) @ input_weights_ + z(t-1) @ recurrent_weights_ + hidden_bias_),
 
@@ -121,7 +121,7 @@ class SRNFeatures(TransformerMixin, BaseEstimator):
         sequence length, which ``transform`` must then match); for 3-D or
         list input the number of features per step (any length may be
         transformed).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Only for 2-D input with string column names.
 
     The weights are float32 when ``fit`` was given float32 data, float64
@@ -249,7 +249,7 @@ class SRNFeatures(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_features : ndarray of shape (n_samples, n_readout_features_)
+        X_features : ndarray of shape (n_samples, ``n_readout_features_``)
             The pools of ``readout`` in turn, ``n_hidden`` units each, in the
             dtype of the weights.
         """
@@ -268,7 +268,7 @@ class SRNFeatures(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        feature_names_out : ndarray of str objects, shape (n_readout_features_,)
+        feature_names_out : ndarray of str objects, shape (``n_readout_features_``,)
             ``srnfeatures_last0``, ..., ``srnfeatures_last{n_hidden - 1}``,
             then the next pool's, in the order of ``readout``.
         """

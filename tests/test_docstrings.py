@@ -14,9 +14,10 @@ MODULES = ["sksgr._estimators", "sksgr.network", "sksgr.datasets", "sksgr.metric
            "sksgr.export"]
 DOC_FILES = sorted(
     [ROOT / "README.md", ROOT / "pyproject.toml", ROOT / "setup.py"]
-    + [p for d in ("sksgr", "benchmarks", "tests", ".ci") for p in (ROOT / d).rglob("*")
-       if p.is_file() and p.suffix in {".py", ".pyx", ".pxi", ".pxd", ".h", ".md", ""}
-       and p.name != Path(__file__).name and "__pycache__" not in p.parts]
+    + [p for d in ("sksgr", "benchmarks", "tests", ".ci", "docs", "examples") for p in (ROOT / d).rglob("*")
+       if p.is_file() and p.suffix in {".py", ".pyx", ".pxi", ".pxd", ".h", ".md", ".rst", ""}
+       and p.name != Path(__file__).name and "__pycache__" not in p.parts
+       and not {"_build", "generated", "auto_examples"} & set(p.parts)]
 )
 
 
