@@ -26,7 +26,7 @@ from ._output_layer import (
     ridge_output_layer,
     softmax_temperature,
 )
-from ._sequences import SEQUENCES, check_sequences
+from ._sequences import SEQUENCES, TABULAR, check_sequences
 from ._steps import padded_steps, real_steps, repeat_per_step, step_targets
 from ._training import (
     BLOWUP_FACTOR,
@@ -49,6 +49,7 @@ from .network import (
     readout_feature_names,
 )
 from .reservoir import check_input_features, sequence_features
+from .streaming import StreamState
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -803,6 +804,85 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         if not self._per_step:
             return decide(out)
         return padded_steps(decide(real_steps(out, lengths)), lengths, out.shape[1])
+
+    # -- streaming ------------------------------------------------------------
+    def start_stream(self, n_sequences=1):
+        """The state of ``n_sequences`` sequences before their first step.
+
+        Parameters
+        ----------
+        n_sequences : int, default=1
+            Sequences fed together (a batch that advances step by step).
+
+        Returns
+        -------
+        state : :class:`sksgr.streaming.StreamState`
+            Pass it to :meth:`predict_stream` with the first step(s).
+        """
+        net, coef = fitted_network(self)
+        return StreamState.start(n_sequences, net, coef)
+
+    def predict_stream(self, X, state):
+        """Predictions for the next step(s) of streamed sequences, and the new state.
+
+        Each step's prediction is that of the sequence ending there: per
+        step (``return_sequences=True``) what :meth:`predict` gives at that
+        step; many-to-one, what :meth:`predict` gives on the prefix up to it
+        (every readout streams: the mean and maximum run over the steps so
+        far). ``state`` is not modified.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_sequences, n_steps, n_features)
+            The next ``n_steps`` >= 1 steps of each sequence, no NaN;
+            ``(n_sequences, n_steps)`` for a network fitted on 2-D
+            (univariate) input.
+        state : :class:`sksgr.streaming.StreamState`
+            From :meth:`start_stream` or the previous call.
+
+        Returns
+        -------
+        predictions : ndarray of shape (n_sequences, n_steps) or \
+                (n_sequences, n_steps, n_outputs)
+            As :meth:`predict` returns them per step.
+        state : :class:`sksgr.streaming.StreamState`
+            The state after these steps.
+        """
+        out, state = self._stream(X, state)
+        return self._stream_decided(out, self._decide), state
+
+    def _stream(self, X, state):
+        """The outputs of the next steps ``X`` from ``state``, and the new state.
+
+        Checked lightly, for latency: the fitted network's sizes (not its
+        weights: the state holds those it started with) and finite steps.
+        """
+        check_is_fitted(self, "recurrent_weights_")
+        if not isinstance(state, StreamState):
+            raise TypeError(f"state must be a StreamState (from start_stream), got "
+                            f"{type(state).__name__}.")
+        net = state.network
+        if (net.n_hidden, net.n_outputs, net.head, net.per_step) != (
+                self.recurrent_weights_.shape[0], self._n_fitted_outputs(), self._head,
+                self._per_step):
+            raise ValueError("state was started for another network: start one with this "
+                             "estimator's start_stream.")
+        X = np.asarray(X, dtype=state.coef.dtype)
+        if X.ndim == 2 and self._input_form == TABULAR:  # a chunk of univariate steps
+            X = X[:, :, None]
+        if X.ndim != 3 or X.shape[1] < 1:
+            raise ValueError(f"X must be (n_sequences, n_steps, n_features) with n_steps >= 1, "
+                             f"got shape {X.shape}.")
+        if not np.isfinite(X).all():
+            raise ValueError("X must hold the same number of steps for every streamed sequence, "
+                             "with no NaN or infinity.")
+        return state.advance(X)
+
+    @staticmethod
+    def _stream_decided(out, decide):
+        n, t = out.shape[:2]
+        decided = decide(out.reshape(n * t, -1))
+        return decided.reshape((n, t) + decided.shape[1:])
 
     def _step_score(self, X, y, sample_weight, metric, decide):
         """``metric(y_true, y_pred, sample_weight=...)`` over every real step (per step):

@@ -768,6 +768,77 @@ def forward_features(const floating[:, :, ::1] X,   # IN (n, T, F) zero after ea
     _forward_blocks(X, lengths, coef, &feats[0, 0], 0, work, n_hidden, block, readout)
 
 
+def stream_forward(const floating[:, :, ::1] X,   # IN (n, t, F) the next t steps, no padding
+                   const floating[::1] coef,        # IN flat parameters
+                   floating[:, ::1] z,              # IN/OUT (n, H) the state after the last step
+                   floating[:, ::1] total,          # IN/OUT (n, H) sum of the states so far
+                   floating[:, ::1] peak,           # IN/OUT (n, H) their maximum (-inf at first)
+                   Py_ssize_t n_before,             # IN steps fed before these
+                   floating[:, ::1] out,            # OUT (n, t O) the outputs of these steps
+                   int n_hidden, int readout=READOUT_LAST):
+    """The next ``t`` steps of ``n`` streamed sequences, from their carried state.
+
+    Each step's output is the network's output for the sequence ending at
+    that step: the readout's pools over the steps so far (the last state,
+    their running mean and maximum), or per step (``READOUT_STEPS``) that
+    step's state. The same recurrence as ``_forward``, one step at a time,
+    without the GIL.
+    """
+    cdef Py_ssize_t n = X.shape[0], t = X.shape[1], F = X.shape[2], H = n_hidden
+    cdef int R = _check_readout(readout)
+    cdef Readout r = _readout(readout)
+    cdef Py_ssize_t O, s, b, i, p, RH = R * H
+    if n < 1 or t < 1:
+        raise ValueError(f"X must hold at least one sequence and one step, got shape "
+                         f"({n}, {t}, {F})")
+    O = _n_outputs("out", out.shape[1], t, STEPS_CODE)
+    _check_network(coef.shape[0], F, n_hidden, O, readout)
+    for name, arr in (("z", z), ("total", total), ("peak", peak)):
+        if arr.shape[0] != n or arr.shape[1] != H:
+            raise ValueError(f"{name} must have shape ({n}, {H}), got ({arr.shape[0]}, "
+                             f"{arr.shape[1]})")
+    if out.shape[0] != n:
+        raise ValueError(f"out has {out.shape[0]} rows but X has {n} sequences")
+    cdef Layout L = _layout(0, 0, F, H, O, r)
+    import numpy as np
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[::1] work = np.empty(n * H + n * RH, dtype=dtype)
+    cdef floating *zn = &work[0]
+    cdef floating *feats = &work[n * H]
+    cdef floating *f
+    cdef floating count
+    with nogil:
+        for s in range(t):
+            for b in range(n):
+                memcpy(zn + b * H, &coef[L.b], H * sizeof(floating))
+            gemm(False, False, <int> n, <int> H, <int> F, <floating> 1.0, &X[0, s, 0],
+                 <int> (t * F), &coef[L.w_in], <int> H, <floating> 1.0, zn, <int> H)
+            if n_before + s > 0:
+                gemm(False, False, <int> n, <int> H, <int> H, <floating> 1.0, &z[0, 0], <int> H,
+                     &coef[L.w_rec], <int> H, <floating> 1.0, zn, <int> H)
+            tanh_inplace(zn, n * H)
+            memcpy(&z[0, 0], zn, n * H * sizeof(floating))
+            for i in range(n * H):
+                (&total[0, 0])[i] += zn[i]
+                if zn[i] > (&peak[0, 0])[i]:
+                    (&peak[0, 0])[i] = zn[i]
+            count = <floating> (n_before + s + 1)
+            for b in range(n):
+                for p in range(r.n):
+                    f = feats + b * RH + p * H
+                    if r.pool[p] == POOL_LAST:
+                        memcpy(f, zn + b * H, H * sizeof(floating))
+                    elif r.pool[p] == POOL_MEAN:
+                        for i in range(H):
+                            f[i] = total[b, i] / count
+                    else:
+                        memcpy(f, &peak[b, 0], H * sizeof(floating))
+                memcpy(&out[b, s * O], &coef[L.b_out], O * sizeof(floating))
+            gemm(False, False, <int> n, <int> O, <int> RH, <floating> 1.0, feats, <int> RH,
+                 &coef[L.w_out], <int> O, <floating> 1.0, &out[0, s * O], <int> (t * O))
+    return n_before + t
+
+
 cdef int _forward_blocks(const floating[:, :, ::1] X, const int[::1] lengths,
                          const floating[::1] coef, floating *out, Py_ssize_t O,
                          floating[::1] work, int n_hidden, int block, int readout) except -1:

@@ -529,6 +529,28 @@ class SRNClassifier(ClassifierMixin, BaseSRN):
     def _labels(self, out):
         return self.classes_[np.argmax(out, axis=1)]
 
+    _decide = _labels
+
+    def predict_proba_stream(self, X, state):
+        """Class probabilities for the next step(s) of streamed sequences, and the new state.
+
+        As :meth:`predict_stream`, with the probabilities of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_sequences, n_steps, n_features)
+            The next steps of each sequence (see :meth:`predict_stream`).
+        state : :class:`sksgr.streaming.StreamState`
+            From :meth:`start_stream` or the previous call.
+
+        Returns
+        -------
+        probabilities : ndarray of shape (n_sequences, n_steps, n_classes)
+        state : :class:`sksgr.streaming.StreamState`
+        """
+        out, state = self._stream(X, state)
+        return self._stream_decided(out, _probabilities), state
+
     def score(self, X, y, sample_weight=None):
         """Mean accuracy on ``(X, y)``; with ``return_sequences=True`` over every real step.
 
@@ -607,6 +629,8 @@ class SRNRegressor(RegressorMixin, BaseSRN):
 
     def _values(self, out):
         return out.ravel() if self._y_1d else out
+
+    _decide = _values
 
     def score(self, X, y, sample_weight=None):
         """R^2 on ``(X, y)``; with ``return_sequences=True`` over every real step.

@@ -285,6 +285,16 @@ class Network:
                                         block, self.code)
         return feats
 
+    def stream(self, X, coef, z, total, peak, n_before):
+        """Outputs ``(n, t, n_outputs)`` of the next ``t`` steps ``X`` (n, t, F) of
+        streamed sequences; the state arrays ``z``, ``total``, ``peak`` (n, H) are
+        updated in place (see :mod:`sksgr.streaming`)."""
+        n, t = X.shape[:2]
+        out = np.empty((n, t, self.n_outputs), dtype=coef.dtype)
+        _bptt_fast.stream_forward(X, coef, z, total, peak, n_before, out.reshape(n, -1),
+                                  self.n_hidden, self.code)
+        return out
+
     def forward_backward(self, X, Y, lengths, coef, *, bptt_depth=0, alpha=0.0,
                          sample_weight=None, return_states=False):
         """Loss and gradient over all sequences as one minibatch (and the states).

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["sksgr._estimators", "sksgr.network", "sksgr.datasets", "sksgr.metrics",
            "sksgr.diagnostics", "sksgr.plotting", "sksgr.preprocessing", "sksgr.reservoir",
-           "sksgr.export"]
+           "sksgr.export", "sksgr.streaming"]
 DOC_FILES = sorted(
     [ROOT / "README.md", ROOT / "pyproject.toml", ROOT / "setup.py"]
     + [p for d in ("sksgr", "benchmarks", "tests", ".ci", "docs", "examples") for p in (ROOT / d).rglob("*")
