@@ -87,6 +87,13 @@ class SequenceScaler(CallbackSupportMixin, OneToOneFeatureMixin, TransformerMixi
     sklearn.preprocessing.StandardScaler : The same for tabular data, one
         statistic per column.
 
+    Notes
+    -----
+    With scikit-learn >= 1.9 it supports scikit-learn's callback API
+    (``sklearn.callback``) as ``StandardScaler`` does: ``fit`` is one task,
+    so callbacks set on a ``Pipeline`` or ``GridSearchCV`` pass through it to
+    the estimator after it.
+
     Examples
     --------
     >>> import numpy as np

@@ -134,6 +134,13 @@ class SRNFeatures(CallbackSupportMixin, TransformerMixin, BaseEstimator):
     sksgr.SRNClassifier : A trained SRN, whose ``readout`` pools the same way.
     sklearn.kernel_approximation.RBFSampler : Random features for tabular data.
 
+    Notes
+    -----
+    With scikit-learn >= 1.9 it supports scikit-learn's callback API
+    (``sklearn.callback``) as ``StandardScaler`` does: ``fit`` is one task,
+    so callbacks set on a ``Pipeline`` or ``GridSearchCV`` pass through it to
+    the estimator after it.
+
     Examples
     --------
     >>> import numpy as np
