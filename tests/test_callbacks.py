@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
@@ -196,6 +197,23 @@ def test_a_callback_can_stop_training_after_an_epoch():
     X, y = _data()
     est = SRNClassifier(**PARAMS).set_callbacks(Recorder(stop_after=2)).fit(X, y)
     assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
+
+
+@needs_api
+def test_an_epoch_that_trains_nothing_is_an_empty_task():
+    X, y = _data()
+    recorder = Recorder()
+    # the first step diverges and is not applied: the epoch ends at once
+    est = SRNRegressor(**dict(PARAMS, learning_rate=1e30, output_init="random"))
+    with pytest.warns(ConvergenceWarning, match="diverged at candidate minibatch 1"):
+        est.set_callbacks(recorder).fit(X, y.astype(float))
+    assert est.n_iter_ == 0
+    (begin,) = recorder.tasks("begin", "epoch")
+    (end,) = recorder.tasks("end", "epoch")
+    assert begin[1]["fitted_estimator"] is not None
+    assert end[1] == dict(X=None, y=None, metadata=None, fitted_estimator=None)
+    assert [kind for kind, *_ in recorder.events] == [
+        "setup", "begin", "begin", "end", "end", "teardown"]
 
 
 @needs_api
