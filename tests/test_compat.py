@@ -37,6 +37,15 @@ def _private(dotted):
     return any(part.startswith("_") and not part.endswith("__") for part in dotted.split("."))
 
 
+def _attribute_of(module, name):
+    """``module.name``; None if the module is not in this scikit-learn (``sklearn.callback``
+    before 1.9: _compat imports it with a fallback)."""
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+
+
 def private_sklearn_uses(source):
     """The private scikit-learn names a module's source imports: ``from sklearn... import``,
     ``import sklearn...``, ``importlib.import_module("sklearn...")``, and attributes of
@@ -50,7 +59,7 @@ def private_sklearn_uses(source):
                 name = f"{node.module}.{alias.name}"
                 if _private(name):
                     found.append(name)
-                elif inspect.ismodule(getattr(importlib.import_module(node.module), alias.name, None)):
+                elif inspect.ismodule(_attribute_of(node.module, alias.name)):
                     modules[alias.asname or alias.name] = name
         elif isinstance(node, ast.Import):
             for alias in node.names:
