@@ -18,6 +18,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._callbacks import NO_CALLBACKS, CallbackSupportMixin, FitCallbacks
 from ._compat import Interval, InvalidParameterError, StrOptions, _check_sample_weight, _fit_context
 from ._init import WEIGHT_ATTRIBUTES, init_coef, pack, weight_shapes
 from ._output_layer import (
@@ -67,7 +68,7 @@ def _caller_stacklevel():
     return level
 
 
-class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
+class BaseSRN(CallbackSupportMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the simple recurrent network estimators.
 
     Not for direct use: see :class:`SRNClassifier` and :class:`SRNRegressor`.
@@ -446,8 +447,10 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_restarts)
             starts = [(self._start_coef(seed, data), None) for seed in seeds]
             starts = [(c, self._zero_state(c)) for c, _ in starts]
+        callbacks = FitCallbacks(self, self._net, data, y, sample_weight,
+                                 n_networks=len(starts), max_epochs=self.max_iter)
         self._run(data, starts, seeds, max_epochs=self.max_iter, warm=warm,
-                  validation=validation, refit=not warm)
+                  validation=validation, refit=not warm, callbacks=callbacks)
         return self
 
     def _start_coef(self, seed, data):
@@ -561,14 +564,15 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         return self
 
     def _run(self, data, starts, seeds, *, max_epochs, warm, validation=None, overrides=None,
-             refit=False):
+             refit=False, callbacks=NO_CALLBACKS):
         """Train one network per start (in parallel) and keep the best.
 
         ``validation``: ``(X_val, y_val)`` scored with ``scoring``, or None.
         ``refit``: with ``output_init="ridge"``, fit the kept network's output
         layer again in closed form (a cold ``fit``).
         ``overrides``: fields of the training configuration that replace the
-        estimator's parameters for this run.
+        estimator's parameters for this run. ``callbacks``: the fit's
+        callback tasks (``sksgr._callbacks.FitCallbacks``), ended here.
         """
         config = replace(self._training_config(), **(overrides or {}))
         if warm:  # a warm fit (warm_start, partial_fit) moves on from where it is
@@ -584,6 +588,7 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
                 delayed(train_network)(
                     config, data, start, seed, score=score, max_epochs=max_epochs,
                     stop_flag=flag, label=f"[restart {i}] " if many else "",
+                    epochs=callbacks.network(i),
                 )
                 for i, (start, seed) in enumerate(zip(starts, seeds))
             )
@@ -615,6 +620,7 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         self.validation_scores_ = best.validation_scores if validated else None
         self.best_validation_score_ = best.best_validation_score if validated else None
         self._warn_about(results, best, max_epochs, config)
+        callbacks.end()
 
     def _warn_about(self, results, best, max_epochs, config):
         name = type(self).__name__
@@ -734,8 +740,10 @@ class BaseSRN(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             velocity = self._warm_velocity(coef.dtype)
         seed = self._random_state.randint(np.iinfo(np.int32).max)
         # partial_fit learns step by step: it never goes back to its start
+        callbacks = FitCallbacks(self, self._net, data, y, sample_weight, n_networks=1,
+                                 max_epochs=1)
         self._run(data, [(coef, velocity)], [seed], max_epochs=1, warm=not first,
-                  overrides=dict(keep_start=False))
+                  overrides=dict(keep_start=False), callbacks=callbacks)
         return self
 
     # -- prediction ---------------------------------------------------------

@@ -10,6 +10,11 @@ the missing name and the installed scikit-learn version.
 No fallback exists for ``Interval`` and ``StrOptions``: the constraints in
 ``_parameter_constraints`` are checked by ``BaseEstimator._validate_params``,
 which accepts only scikit-learn's own constraint classes.
+
+The callback API (``sklearn.callback``, experimental, scikit-learn >= 1.9) is
+public but version-dependent, so it is imported here too: without it,
+``CallbackSupportMixin`` is a mixin whose callback context does nothing and
+that has no ``set_callbacks`` (as scikit-learn's own estimators before it).
 """
 
 import functools
@@ -24,12 +29,15 @@ from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_array, check_is_fitted, check_non_negative
 
 __all__ = [
+    "CALLBACK_API",
+    "CallbackSupportMixin",
     "Interval",
     "InvalidParameterError",
     "StrOptions",
     "_check_partial_fit_first_call",
     "_check_sample_weight",
     "_fit_context",
+    "with_callbacks",
 ]
 
 
@@ -76,6 +84,55 @@ except ImportError:
     InvalidParameterError = InvalidParameterError_fallback
 
 
+# --- the callback API: CallbackSupportMixin, with_callbacks ---------------------------
+
+
+class _NoCallbackContext:
+    """The callback context without the callback API: every hook does nothing."""
+
+    def subcontext(self, task_name="", task_id=None, max_subtasks=0, sequential_subtasks=True):
+        return self
+
+    def call_on_fit_task_begin(self, *, estimator, X=None, y=None, metadata=None,
+                               reconstruction_attributes=None):
+        return self
+
+    def call_on_fit_task_end(self, *, estimator, X=None, y=None, metadata=None,
+                             reconstruction_attributes=None):
+        return False  # no callback asks to stop
+
+
+_NO_CALLBACK_CONTEXT = _NoCallbackContext()
+
+
+class CallbackSupportMixin_fallback:
+    """``sklearn.callback.CallbackSupportMixin`` where scikit-learn has no callback API.
+
+    No ``set_callbacks`` (scikit-learn's estimators have none there either);
+    ``_init_callback_context`` gives a context whose hooks do nothing, so a
+    fit written for the callback API runs unchanged.
+    """
+
+    def _init_callback_context(self, task_name="fit", task_id=0, max_subtasks=0,
+                               sequential_subtasks=True):
+        return _NO_CALLBACK_CONTEXT
+
+
+def with_callbacks_fallback(method):
+    """``sklearn.callback.with_callbacks`` without the callback API: the method itself."""
+    return method
+
+
+try:
+    from sklearn.callback import CallbackSupportMixin, with_callbacks
+
+    CALLBACK_API = True
+except ImportError:
+    CallbackSupportMixin = CallbackSupportMixin_fallback
+    with_callbacks = with_callbacks_fallback
+    CALLBACK_API = False
+
+
 # --- _fit_context --------------------------------------------------------------------
 
 
@@ -93,10 +150,14 @@ def _fit_context_fallback(*, prefer_skip_nested_validation):
     Validates the estimator's parameters (``self._validate_params()``) unless
     the global ``skip_parameter_validation`` is set or the method is a
     ``partial_fit`` of a fitted estimator, then runs the method with nested
-    validation skipped if ``prefer_skip_nested_validation``.
+    validation skipped if ``prefer_skip_nested_validation`` and, with the
+    callback API, tears the estimator's callbacks down after it
+    (``with_callbacks``, as scikit-learn's ``_fit_context`` does).
     """
 
     def decorator(fit_method):
+        fit_method = with_callbacks(fit_method)
+
         @functools.wraps(fit_method)
         def wrapper(estimator, *args, **kwargs):
             global_skip_validation = get_config().get("skip_parameter_validation", False)

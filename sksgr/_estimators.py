@@ -379,6 +379,21 @@ _NOTES = """
     so with several minibatches per epoch a weight k is not the same as k
     copies, which would fall into other minibatches (as in scikit-learn's
     SGD estimators).
+
+    With scikit-learn >= 1.9 the estimator supports its callback API
+    (``sklearn.callback``): ``set_callbacks(ProgressBar())`` shows the
+    epochs of ``fit`` and ``partial_fit``, and ``ScoringMonitor`` records a
+    score after each epoch, computed on the training sequences with that
+    epoch's weights (the early-stopping scores are ``validation_scores_``).
+    With ``n_restarts > 1`` the fit has one task per restart, each with its
+    epochs, trained in parallel. Under ``Pipeline`` or ``GridSearchCV`` set
+    the callbacks on the outermost estimator: ``ProgressBar()`` reaches the
+    epochs in a ``Pipeline``, ``ProgressBar(max_propagation_depth=2)`` (or
+    None) in ``GridSearchCV(Pipeline(...))``. A callback whose
+    ``on_fit_task_end`` returns True stops training after that epoch; other
+    callbacks do not change the fitted model. Without the callback API
+    (older scikit-learn) there is no ``set_callbacks`` and everything else
+    is the same.
 """
 
 

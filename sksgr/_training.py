@@ -296,7 +296,7 @@ def train_network(config, data, start, seed, **kwargs):
 
 
 def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_flag=None,
-                   label=""):
+                   label="", epochs=None):
     """Train one network from ``start = (coef, velocity)`` with the settings ``config``.
 
     ``start`` is a tuple on purpose: joblib's dask backend scatters large
@@ -307,7 +307,9 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
     the network with parameters ``coef``; it is called every
     ``config.validation_interval`` candidates (or every epoch), and the best
     validated network is the one returned. ``stop_flag.is_set()`` is polled
-    between chunks of about ``WORK_PER_CHUNK`` of work. Returns a
+    between chunks of about ``WORK_PER_CHUNK`` of work. ``epochs``, if given,
+    gets the callback hooks of each epoch (``sksgr._callbacks.EpochHooks``);
+    an epoch's end hook returning True stops training after that epoch. Returns a
     :class:`TrainingResult` whose ``coef`` is the best validated state when
     there is a ``score``, the last state otherwise (see ``_after_divergence``
     for what a divergence keeps).
@@ -354,6 +356,8 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
     if validate and cfg.keep_start:
         check()  # the start competes: training must beat it on validation
     for _ in range(max_epochs):
+        if epochs is not None:
+            epochs.begin(coef, data)
         tic = time.perf_counter()
         order = data.train_idx[rng.permutation(n_train)] if cfg.shuffle else data.train_idx
         starts = np.append(np.arange(0, n_train, batch_size), n_train).astype(np.intp)
@@ -401,6 +405,8 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
                 stop = True
             if stop_flag is not None and stop_flag.is_set():
                 result.interrupted = stop = True
+        if epochs is not None and epochs.end(coef if k else None, data):
+            stop = True
         if k == 0:
             break
         result.n_iter += 1
@@ -435,6 +441,8 @@ def _train_network(config, data, start, seed, *, score=None, max_epochs, stop_fl
         result.kept_start = bool(np.array_equal(result.coef, start_coef))
     elif not validate and cfg.keep_start and result.n_candidates:
         _keep_start_unless_beaten(result, start_coef, data, net, cfg.alpha)
+    if epochs is not None:
+        epochs.close(result.coef, data)
     return result
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import _fit_context
+from ._compat import CallbackSupportMixin, _fit_context
 from ._sequences import as_array_or_ragged, check_sequences
 
 
@@ -20,7 +20,7 @@ def _valid_steps(lengths, n_timesteps):
     return np.arange(n_timesteps)[None, :] < lengths[:, None]
 
 
-class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class SequenceScaler(CallbackSupportMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Standardise each feature over all steps of all sequences.
 
     The mean and standard deviation of feature ``j`` are taken over the
@@ -87,6 +87,13 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     sklearn.preprocessing.StandardScaler : The same for tabular data, one
         statistic per column.
 
+    Notes
+    -----
+    With scikit-learn >= 1.9 it supports scikit-learn's callback API
+    (``sklearn.callback``) as ``StandardScaler`` does: ``fit`` is one task,
+    so callbacks set on a ``Pipeline`` or ``GridSearchCV`` pass through it to
+    the estimator after it.
+
     Examples
     --------
     >>> import numpy as np
@@ -146,6 +153,9 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             Fitted scaler.
         """
         Xp, lengths = check_sequences(self, X, reset=True)
+        # one callback task, as StandardScaler's: nothing iterates
+        callback_ctx = self._init_callback_context()
+        callback_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y)
         steps = Xp[_valid_steps(lengths, Xp.shape[1])].astype(np.float64)
         self.n_steps_seen_ = steps.shape[0]
         mean = steps.mean(axis=0)
@@ -160,6 +170,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             self.var_ = None
             self.scale_ = None
         self.mean_ = mean if (self.with_mean or self.with_std) else None
+        callback_ctx.call_on_fit_task_end(estimator=self, X=X, y=y, reconstruction_attributes={})
         return self
 
     def transform(self, X, copy=None):

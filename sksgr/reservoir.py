@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import Interval, _fit_context
+from ._compat import CallbackSupportMixin, Interval, _fit_context
 from ._init import draw_reservoir, pack
 from ._sequences import SEQUENCES, check_sequences
 from ._training import single_blas_thread
@@ -51,7 +51,7 @@ def check_input_features(estimator, input_features):
         )
 
 
-class SRNFeatures(TransformerMixin, BaseEstimator):
+class SRNFeatures(CallbackSupportMixin, TransformerMixin, BaseEstimator):
     """Random recurrent features: an untrained SRN's pooled hidden states.
 
     A fixed, randomly drawn tanh Elman network (an echo-state network's
@@ -134,6 +134,13 @@ class SRNFeatures(TransformerMixin, BaseEstimator):
     sksgr.SRNClassifier : A trained SRN, whose ``readout`` pools the same way.
     sklearn.kernel_approximation.RBFSampler : Random features for tabular data.
 
+    Notes
+    -----
+    With scikit-learn >= 1.9 it supports scikit-learn's callback API
+    (``sklearn.callback``) as ``StandardScaler`` does: ``fit`` is one task,
+    so callbacks set on a ``Pipeline`` or ``GridSearchCV`` pass through it to
+    the estimator after it.
+
     Examples
     --------
     >>> import numpy as np
@@ -204,6 +211,9 @@ class SRNFeatures(TransformerMixin, BaseEstimator):
         """
         readout = check_readout(self.readout)
         Xp, _ = check_sequences(self, X, reset=True)
+        # one callback task, as StandardScaler's: nothing iterates
+        callback_ctx = self._init_callback_context()
+        callback_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y)
         F, H = Xp.shape[2], self.n_hidden
         rng = check_random_state(self.random_state)
 
@@ -221,6 +231,7 @@ class SRNFeatures(TransformerMixin, BaseEstimator):
         self.hidden_bias_ = b.astype(dtype)
         self._fitted_readout = readout
         self.n_readout_features_ = len(readout) * H
+        callback_ctx.call_on_fit_task_end(estimator=self, X=X, y=y, reconstruction_attributes={})
         return self
 
     def _network(self):

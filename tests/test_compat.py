@@ -37,6 +37,15 @@ def _private(dotted):
     return any(part.startswith("_") and not part.endswith("__") for part in dotted.split("."))
 
 
+def _attribute_of(module, name):
+    """``module.name``; None if the module is not in this scikit-learn (``sklearn.callback``
+    before 1.9: _compat imports it with a fallback)."""
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+
+
 def private_sklearn_uses(source):
     """The private scikit-learn names a module's source imports: ``from sklearn... import``,
     ``import sklearn...``, ``importlib.import_module("sklearn...")``, and attributes of
@@ -50,7 +59,7 @@ def private_sklearn_uses(source):
                 name = f"{node.module}.{alias.name}"
                 if _private(name):
                     found.append(name)
-                elif inspect.ismodule(getattr(importlib.import_module(node.module), alias.name, None)):
+                elif inspect.ismodule(_attribute_of(node.module, alias.name)):
                     modules[alias.asname or alias.name] = name
         elif isinstance(node, ast.Import):
             for alias in node.names:
@@ -117,6 +126,19 @@ def test_compat_exports_the_real_names_here():
     assert compat._check_partial_fit_first_call is _check_partial_fit_first_call
     assert compat.InvalidParameterError is InvalidParameterError
     assert compat.Interval is Interval and compat.StrOptions is StrOptions
+
+
+def test_compat_exports_the_callback_api_where_scikit_learn_has_it():
+    try:
+        import sklearn.callback as api
+    except ImportError:
+        assert compat.CALLBACK_API is False
+        assert compat.CallbackSupportMixin is compat.CallbackSupportMixin_fallback
+        assert compat.with_callbacks is compat.with_callbacks_fallback
+    else:
+        assert compat.CALLBACK_API is True
+        assert compat.CallbackSupportMixin is api.CallbackSupportMixin
+        assert compat.with_callbacks is api.with_callbacks
 
 
 # --- the fallbacks behave as the real helpers --------------------------------------
@@ -238,6 +260,70 @@ def test_check_partial_fit_first_call_fallback():
     assert "is not the same as on last call" in fallback[10]
 
 
+def test_callback_support_fallback_does_nothing():
+    class Toy(compat.CallbackSupportMixin_fallback, BaseEstimator):
+        @compat.with_callbacks_fallback
+        def fit(self, X=None, y=None):
+            ctx = self._init_callback_context(max_subtasks=2)
+            assert ctx.call_on_fit_task_begin(estimator=self, X=X, y=y) is ctx
+            sub = ctx.subcontext(task_name="epoch")
+            sub.call_on_fit_task_begin(estimator=self)
+            self.stop_ = sub.call_on_fit_task_end(estimator=self, reconstruction_attributes={})
+            ctx.call_on_fit_task_end(estimator=self, X=X, y=y, reconstruction_attributes={})
+            return self
+
+    toy = Toy().fit()
+    assert toy.stop_ is False  # no callback ever asks to stop
+    # scikit-learn's estimators have no set_callbacks before the callback API
+    assert not hasattr(toy, "set_callbacks")
+    assert not hasattr(toy, "_callback_fit_ctx")
+
+
+def _callback_lifecycle(fit_context):
+    """The hooks a callback sees around a fit decorated with ``fit_context``."""
+    api = pytest.importorskip("sklearn.callback")
+    events = []
+
+    class Recorder:
+        def setup(self, estimator, context):
+            events.append("setup")
+
+        def teardown(self, estimator, context):
+            events.append("teardown")
+
+        def on_fit_task_begin(self, estimator, context):
+            events.append("begin")
+
+        def on_fit_task_end(self, estimator, context):
+            events.append("end")
+
+    class Toy(api.CallbackSupportMixin, BaseEstimator):
+        _parameter_constraints = {}
+
+        @fit_context(prefer_skip_nested_validation=True)
+        def fit(self, X=None, y=None, fail=False):
+            ctx = self._init_callback_context()
+            ctx.call_on_fit_task_begin(estimator=self)
+            if fail:
+                raise RuntimeError("fit failed")
+            ctx.call_on_fit_task_end(estimator=self)
+            return self
+
+    toy = Toy().set_callbacks(Recorder()).fit()
+    left = hasattr(toy, "_callback_fit_ctx")
+    with pytest.raises(RuntimeError):
+        toy.fit(fail=True)
+    return events, left
+
+
+def test_fit_context_fallback_tears_callbacks_down():
+    fallback = _callback_lifecycle(compat._fit_context_fallback)
+    assert fallback == _callback_lifecycle(_fit_context)
+    # torn down after a fit, also after one that fails
+    assert fallback == (["setup", "begin", "end", "teardown", "setup", "begin", "teardown"],
+                        False)
+
+
 def test_invalid_parameter_error_fallback():
     assert compat.InvalidParameterError_fallback.__bases__ == InvalidParameterError.__bases__
     with pytest.raises(ValueError):
@@ -262,7 +348,11 @@ def test_missing_names_with_a_fallback_use_it(monkeypatch):
     monkeypatch.delattr(sklearn.utils.validation, "_check_sample_weight")
     monkeypatch.delattr(sklearn.utils.multiclass, "_check_partial_fit_first_call")
     monkeypatch.delattr(sklearn.utils._param_validation, "InvalidParameterError")
+    monkeypatch.setitem(sys.modules, "sklearn.callback", None)  # scikit-learn < 1.9
     fresh = _import_fresh_compat()
+    assert fresh.CALLBACK_API is False
+    assert fresh.CallbackSupportMixin is fresh.CallbackSupportMixin_fallback
+    assert fresh.with_callbacks is fresh.with_callbacks_fallback
     assert fresh._fit_context is fresh._fit_context_fallback
     assert fresh._check_sample_weight is fresh._check_sample_weight_fallback
     assert fresh._check_partial_fit_first_call is fresh._check_partial_fit_first_call_fallback

@@ -106,7 +106,9 @@ ESTIMATOR_MODULES = {"_base.py", "_estimators.py", "_sequences.py"}
 SKLEARN_COMPAT = {"_compat.py"}
 # private names that are modules, or members of other modules, not of estimators
 ALLOWED = {"_bptt_fast", "_numpy_reference", "_init", "_training", "_sequences", "_event",
-           "_check_build"}
+           "_check_build",
+           # scikit-learn's callback API: the method its CallbackSupportMixin gives estimators
+           "_init_callback_context"}
 
 
 def test_no_module_outside_the_estimators_touches_private_estimator_members():
