@@ -28,7 +28,7 @@ from ._output_layer import (
     softmax_temperature,
 )
 from ._sequences import SEQUENCES, TABULAR, check_sequences
-from ._steps import padded_steps, real_steps, repeat_per_step, step_targets
+from ._steps import padded_steps, real_steps, repeat_per_step, step_targets, take_sequences
 from ._training import (
     BLOWUP_FACTOR,
     TrainingConfig,
@@ -428,7 +428,7 @@ class BaseSRN(CallbackSupportMixin, TransformerMixin, BaseEstimator, metaclass=A
                 train, val = self._split_validation(y, rng)
             data.train_idx = _weighted_part(train.astype(np.intp), data.sample_weight,
                                             "training part of the early_stopping split")
-            validation = _nan_padded(Xp[val], lengths[val]), _take(y, val)
+            validation = _nan_padded(Xp[val], lengths[val]), take_sequences(y, val)
             if sample_weight is not None:
                 if not np.any(sample_weight[val] > 0):
                     raise ValueError(
@@ -990,13 +990,6 @@ def _check_lengths(Xp, y, x_name, y_name):
             f"{x_name} and {y_name} have inconsistent numbers of samples: "
             f"{len(Xp)} sequences and {len(y)} targets."
         )
-
-
-def _take(y, idx):
-    """The targets of the sequences ``idx``: rows of an array, or items of a list."""
-    if isinstance(y, (list, tuple)):
-        return [y[i] for i in idx]
-    return np.asarray(y)[idx]
 
 
 def _nan_padded(Xp, lengths):

@@ -31,6 +31,7 @@ does nothing.
 
 from ._compat import CallbackSupportMixin
 from ._init import WEIGHT_ATTRIBUTES
+from ._steps import take_sequences
 
 __all__ = ["NO_CALLBACKS", "CallbackSupportMixin", "EpochHooks", "FitCallbacks"]
 
@@ -79,7 +80,7 @@ class FitCallbacks:
         The network it trains (sizes, readout), to unpack parameter vectors.
     data : TrainingData
         The fit's training data.
-    y : ndarray
+    y : ndarray or list
         The validated targets of all sequences of ``data``.
     sample_weight : ndarray or None
         The validated ``sample_weight`` of ``fit``, or None.
@@ -94,7 +95,8 @@ class FitCallbacks:
         self.estimator = estimator
         self.net = net
         self._data = data
-        self._train = _TrainingSet(y[idx], None if sample_weight is None else sample_weight[idx])
+        self._train = _TrainingSet(take_sequences(y, idx),
+                                   None if sample_weight is None else sample_weight[idx])
         many = n_networks > 1
         self.root = estimator._init_callback_context(
             max_subtasks=n_networks if many else max_epochs, sequential_subtasks=not many)

@@ -87,6 +87,13 @@ def step_targets(y, lengths, n_timesteps, *, y_name="y", x_name="X"):
     return real_steps(y, lengths)
 
 
+def take_sequences(y, idx):
+    """The targets of the sequences ``idx``: rows of an array, or items of a list."""
+    if isinstance(y, (list, tuple)):
+        return [y[i] for i in idx]
+    return np.asarray(y)[idx]
+
+
 def repeat_per_step(sample_weight, lengths):
     """Per-sequence weights repeated at each real step (None stays None)."""
     return None if sample_weight is None else np.repeat(sample_weight, lengths)
