@@ -82,6 +82,13 @@ def to_onnx(estimator, *, opset=None):
         - regressor: ``variable``, float32 of shape ``(batch, n_outputs)``,
           ``predict`` as a 2-D array (also for a 1-D ``y``).
 
+        With ``return_sequences=True`` every output gains a time axis after
+        the batch: ``label`` ``(batch, time)``, ``probabilities`` ``(batch,
+        time, n_classes)``, ``variable`` ``(batch, time, n_outputs)``. Past a
+        sequence's length they hold the output of a zero state (``RNN``'s
+        ``Y`` is zero there), where ``predict`` has NaN: mask them with
+        ``sequence_lens``.
+
     Raises
     ------
     ImportError
@@ -104,7 +111,8 @@ def to_onnx(estimator, *, opset=None):
     own last step), "mean" and "max" reduce the states ``Y`` over the steps
     ``t < sequence_lens`` (a ``Less`` mask: ``Where`` then ``ReduceSum``
     divided by the length, ``Where`` with ``-inf`` then ``ReduceMax``). The
-    output layer is ``MatMul`` and ``Add``; the classifier's label is the
+    output layer is ``MatMul`` and ``Add`` (per step on ``Y``, transposed to
+    batch-first, at every step); the classifier's label is the
     ``ArgMax`` of its logits, looked up in a constant of ``classes_``
     (``Gather``), its probabilities their ``Softmax``.
 
@@ -145,16 +153,21 @@ def to_onnx(estimator, *, opset=None):
     for i, scaler in enumerate(scalers):
         x = _scaler_nodes(graph, scaler, x, f"scaler{i}")
     states, last = _recurrence_nodes(graph, x, lengths, W_in, W_rec, b)
-    features = _readout_nodes(graph, net.readout, states, last, lengths)
-    outputs = _output_layer_nodes(graph, features, W_out, b_out)
-    if isinstance(network_estimator, SRNClassifier):
-        _classifier_outputs(graph, outputs, network_estimator.classes_)
+    if net.per_step:  # every step's state, batch-first
+        features = graph.node("Transpose", [states], name=FEATURES, perm=[1, 0, 2])
     else:
-        _regressor_outputs(graph, outputs, net.n_outputs)
+        features = _readout_nodes(graph, net.readout, states, last, lengths)
+    outputs = _output_layer_nodes(graph, features, W_out, b_out)
+    axes = ["batch", "time"] if net.per_step else ["batch"]
+    if isinstance(network_estimator, SRNClassifier):
+        _classifier_outputs(graph, outputs, network_estimator.classes_, axes)
+    else:
+        _regressor_outputs(graph, outputs, net.n_outputs, axes)
     name = type(estimator).__name__
     if scalers:
         name = "_".join([*(type(s).__name__ for s in scalers), type(network_estimator).__name__])
-    return graph.model(name, doc=f"{name} (readout {'+'.join(net.readout)}) exported by sksgr")
+    what = "outputs at every step" if net.per_step else f"readout {'+'.join(net.readout)}"
+    return graph.model(name, doc=f"{name} ({what}) exported by sksgr")
 
 
 # -- what is exported ----------------------------------------------------------
@@ -289,15 +302,17 @@ def _output_layer_nodes(graph, features, W_out, b_out):
     return graph.node("Add", [product, graph.const("b_out", b_out)], name=OUTPUTS)
 
 
-def _classifier_outputs(graph, logits, classes):
+def _classifier_outputs(graph, logits, classes, axes):
+    """Labels ``axes`` and probabilities ``axes + [n_classes]`` from the logits;
+    ``axes``: ``["batch"]``, or ``["batch", "time"]`` per step."""
     onnx = graph.onnx
-    index = graph.node("ArgMax", [logits], axis=1, keepdims=0)
+    index = graph.node("ArgMax", [logits], axis=len(axes), keepdims=0)
     labels = _class_constant(classes)
     graph.node("Gather", [graph.const("classes", labels), index], name=LABEL, axis=0)
-    graph.node("Softmax", [logits], name=PROBABILITIES, axis=1)
+    graph.node("Softmax", [logits], name=PROBABILITIES, axis=len(axes))
     graph.output(LABEL, onnx.helper.np_dtype_to_tensor_dtype(labels.dtype)
-                 if labels.dtype != object else onnx.TensorProto.STRING, ["batch"])
-    graph.output(PROBABILITIES, onnx.TensorProto.FLOAT, ["batch", len(classes)])
+                 if labels.dtype != object else onnx.TensorProto.STRING, axes)
+    graph.output(PROBABILITIES, onnx.TensorProto.FLOAT, [*axes, len(classes)])
 
 
 def _class_constant(classes):
@@ -312,9 +327,9 @@ def _class_constant(classes):
     return classes
 
 
-def _regressor_outputs(graph, outputs, n_outputs):
+def _regressor_outputs(graph, outputs, n_outputs, axes):
     graph.node("Identity", [outputs], name=VARIABLE)
-    graph.output(VARIABLE, graph.onnx.TensorProto.FLOAT, ["batch", n_outputs])
+    graph.output(VARIABLE, graph.onnx.TensorProto.FLOAT, [*axes, n_outputs])
 
 
 class _GraphBuilder:

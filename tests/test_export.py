@@ -83,6 +83,48 @@ def test_regressor_round_trip(readout, dtype, tol, n_outputs):
     np.testing.assert_allclose(variable, reg.predict(X).reshape(len(X), -1), **tol)
 
 
+def step_labels(X, kind="int"):
+    """A label at every step (the padding's labels are never read)."""
+    y = (np.nan_to_num(X[:, :, 0]) > 0).astype(int) + (np.arange(X.shape[1]) % 2)[None, :]
+    return {"int": y, "str": np.array(["cat", "dog", "emu"])[y]}[kind]
+
+
+def real(X):
+    """(n, T) boolean: the real steps of NaN-padded ``X``."""
+    return ~np.isnan(X).all(axis=2)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, TIGHT), (np.float64, LOOSE)],
+                         ids=["float32", "float64"])
+@pytest.mark.parametrize("kind", ["int", "str"])
+@pytest.mark.parametrize("ragged", [False, True], ids=["full", "ragged"])
+def test_per_step_classifier_round_trip(dtype, tol, kind, ragged):
+    X = sequences(ragged=ragged).astype(dtype)
+    clf = SRNClassifier(return_sequences=True, **TINY).fit(X, step_labels(X, kind))
+    model = to_onnx(clf)
+    assert [d.dim_param or d.dim_value for d in
+            model.graph.output[1].type.tensor_type.shape.dim] == ["batch", "time", 3]
+    label, proba, states = run(with_features(model), X)
+    mask = real(X)
+    assert label.shape == X.shape[:2] and proba.shape == X.shape[:2] + (3,)
+    np.testing.assert_allclose(proba[mask], clf.predict_proba(X)[mask], **tol)
+    np.testing.assert_allclose(states[mask], clf.transform(X)[mask], **tol)
+    np.testing.assert_array_equal(label[mask], clf.predict(X)[mask])
+
+
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_per_step_regressor_round_trip(n_outputs):
+    X = sequences(T=9).astype(np.float32)
+    y = np.cumsum(np.nan_to_num(X[:, :, :n_outputs]), axis=1)
+    pipe = make_pipeline(SequenceScaler(), SRNRegressor(return_sequences=True, **TINY))
+    pipe.fit(X, y[:, :, 0] if n_outputs == 1 else y)
+    (variable,) = run(to_onnx(pipe), X)
+    mask = real(X)
+    assert variable.shape == X.shape[:2] + (n_outputs,)
+    expected = pipe.predict(X).reshape(X.shape[:2] + (n_outputs,))
+    np.testing.assert_allclose(variable[mask], expected[mask], **TIGHT)
+
+
 @pytest.mark.parametrize("kind", ["str", "int7"])
 def test_class_labels_keep_their_type(kind):
     X = sequences().astype(np.float32)
