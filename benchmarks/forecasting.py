@@ -39,7 +39,11 @@ differenced log series; 11 for lynx, the order of Tong's classic AR(11)):
   ``2 L`` of the training part (input the standardised value at ``t``,
   target the one at ``t + 1``), then run with ``start_stream`` /
   ``predict_stream`` over the whole series, the hidden state warmed on the
-  training part and carried through the test part.
+  training part and carried through the test part;
+- **srnfeatures**: an *untrained* SRN as a fixed random feature map,
+  ``make_pipeline(SRNFeatures(), StandardScaler(), RidgeCV(alphas=...))``
+  (200 units, the default echo-state reservoir) on the same windows, the
+  reservoir's seed varying with the run's seed.
 
 No setting was tuned on the test folds: the SRNs use the defaults (but for
 srn-window-cv's inner choice), the lags and the window length are the fixed
@@ -65,8 +69,10 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from sksgr import SRNRegressor
+from sksgr import SRNFeatures, SRNRegressor
 
 # series: (loader name, log, difference, lags L, test size per fold, seasonal period or None)
 SERIES = {
@@ -75,8 +81,9 @@ SERIES = {
     "shampoo": dict(loader="load_shampoo_sales", log=True, diff=True, lags=3, test_size=3,
                     season=None),
 }
-METHODS = ["naive", "seasonal-naive", "ridge", "srn-window", "srn-window-cv", "srn-stream"]
-SEEDED = {"srn-window", "srn-window-cv", "srn-stream"}
+METHODS = ["naive", "seasonal-naive", "ridge", "srn-window", "srn-window-cv", "srn-stream",
+           "srnfeatures"]
+SEEDED = {"srn-window", "srn-window-cv", "srn-stream", "srnfeatures"}
 N_HIDDEN_GRID = [10, 30, 100]  # srn-window-cv's choices, picked on the training part only
 ALPHAS = np.logspace(-3, 3, 13)
 
@@ -139,12 +146,16 @@ def forecast(method, y, train, test, cfg, seed=0, srn_params=None):
     mu, sd = w_train.mean(), w_train.std()
     s = (w - mu) / sd
     L = cfg["lags"]
-    if method in ("ridge", "srn-window", "srn-window-cv"):
+    if method in ("ridge", "srn-window", "srn-window-cv", "srnfeatures"):
         fit_t = np.arange(first + L, train[-1] + 1)  # targets inside the training part
         X_fit, y_fit = lag_windows(s, L, fit_t), s[fit_t]
         X_test = lag_windows(s, L, test)
         if method == "ridge":
             model = RidgeCV(alphas=ALPHAS).fit(X_fit, y_fit)
+        elif method == "srnfeatures":
+            model = make_pipeline(SRNFeatures(random_state=seed), StandardScaler(),
+                                  RidgeCV(alphas=ALPHAS)).fit(X_fit[:, :, None], y_fit)
+            X_test = X_test[:, :, None]
         else:
             model = SRNRegressor(random_state=seed, **srn_params)
             if method == "srn-window-cv":

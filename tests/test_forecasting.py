@@ -17,7 +17,8 @@ TINY = dict(n_hidden=4, max_iter=3, tol=None)  # small fast SRNs: the test is ab
 
 
 @pytest.mark.parametrize("name", ["airline", "lynx"])
-@pytest.mark.parametrize("method", ["naive", "seasonal-naive", "ridge", "srn-window", "srn-stream"])
+@pytest.mark.parametrize("method", ["naive", "seasonal-naive", "ridge", "srn-window", "srn-stream",
+                                    "srnfeatures"])
 def test_forecasts_do_not_read_the_future(name, method):
     cfg = forecasting.SERIES[name]
     if method == "seasonal-naive" and cfg["season"] is None:
