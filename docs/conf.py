@@ -74,7 +74,8 @@ html_theme_options = {
 }
 html_show_sourcelink = False
 # Pages without sub-pages get no (empty) section navigation: room for their wide tables.
-html_sidebars = {page: [] for page in ("index", "reproduction", "realdata", "development", "api")}
+html_sidebars = {page: [] for page in ("index", "reproduction", "realdata", "forecasting",
+                                            "development", "api")}
 
 
 def _skip_scikit_learn_members(app, what, name, obj, skip, options):
