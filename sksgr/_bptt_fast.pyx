@@ -502,10 +502,9 @@ cdef double _step_output_error(floating *out, const floating *Y, Py_ssize_t T_al
     of step t of sequence b is ``w_b dl_bt / W``, zero past its end. A
     minibatch whose weights are all 0 gets zero error and loss 0.
     """
-    cdef Py_ssize_t b, t, k, n
-    cdef double loss = 0.0, m, lse, wb
+    cdef Py_ssize_t b, t, n
+    cdef double loss = 0.0, wb
     cdef floating *o
-    cdef const floating *y
     if not W > 0.0:
         memset(out, 0, Tm * B * O * sizeof(floating))
         return 0.0
@@ -517,18 +516,26 @@ cdef double _step_output_error(floating *out, const floating *Y, Py_ssize_t T_al
             if t >= n:
                 memset(o, 0, O * sizeof(floating))
                 continue
-            y = Y + (idx[b] * T_all + t) * O
-            if head == HEAD_SOFTMAX:
-                lse = _log_sum_exp(o, O)
-                for k in range(O):
-                    loss -= wb * (y[k] * (o[k] - lse))
-                    o[k] = <floating> (wb * (exp(o[k] - lse) - y[k]) / W)
-            else:
-                for k in range(O):
-                    m = o[k] - y[k]
-                    loss += wb * (0.5 * m * m)
-                    o[k] = <floating> (wb * m / W)
+            _weighted_row_error(o, Y + (idx[b] * T_all + t) * O, O, head, wb, W, &loss)
     return loss / W
+
+
+cdef inline void _weighted_row_error(floating *o, const floating *y, Py_ssize_t O, int head,
+                                     double wb, double W, double *loss) noexcept nogil:
+    """One output row's loss term times ``wb``, added to ``loss``; ``o`` becomes
+    ``wb dl/do / W`` (the weighted loops' body, one definition)."""
+    cdef Py_ssize_t k
+    cdef double m, lse
+    if head == HEAD_SOFTMAX:
+        lse = _log_sum_exp(o, O)
+        for k in range(O):
+            loss[0] -= wb * (y[k] * (o[k] - lse))
+            o[k] = <floating> (wb * (exp(o[k] - lse) - y[k]) / W)
+    else:
+        for k in range(O):
+            m = o[k] - y[k]
+            loss[0] += wb * (0.5 * m * m)
+            o[k] = <floating> (wb * m / W)
 
 
 cdef double _weighted_output_error(floating *out, const floating *Y, const Py_ssize_t *idx,
@@ -536,27 +543,13 @@ cdef double _weighted_output_error(floating *out, const floating *Y, const Py_ss
                                    const floating *sw, double W) noexcept nogil:
     """``_output_error`` with weights: each term of the unweighted loop times ``w_b``,
     then divided by the normaliser ``W`` instead of ``B``."""
-    cdef Py_ssize_t b, k
-    cdef double loss = 0.0, m, lse, wb
-    cdef floating *o
-    cdef const floating *y
+    cdef Py_ssize_t b
+    cdef double loss = 0.0
     if not _weight_sum(sw, idx, B) > 0.0:
         memset(out, 0, B * O * sizeof(floating))
         return 0.0
     for b in range(B):
-        o = out + b * O
-        y = Y + idx[b] * O
-        wb = sw[idx[b]]
-        if head == HEAD_SOFTMAX:
-            lse = _log_sum_exp(o, O)
-            for k in range(O):
-                loss -= wb * (y[k] * (o[k] - lse))
-                o[k] = <floating> (wb * (exp(o[k] - lse) - y[k]) / W)
-        else:
-            for k in range(O):
-                m = o[k] - y[k]
-                loss += wb * (0.5 * m * m)
-                o[k] = <floating> (wb * m / W)
+        _weighted_row_error(out + b * O, Y + idx[b] * O, O, head, sw[idx[b]], W, &loss)
     return loss / W
 
 
