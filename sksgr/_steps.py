@@ -37,7 +37,10 @@ def padded_steps(flat, lengths, n_timesteps, fill=np.nan):
     mask = step_mask(lengths, n_timesteps)
     dtype = flat.dtype
     if not mask.all():
-        dtype = np.result_type(dtype, np.asarray(fill)) if dtype.kind in "biuf" else object
+        if dtype.kind in "biu":  # integers and booleans: floats hold them and NaN
+            dtype = np.result_type(dtype, np.float64)
+        elif dtype.kind != "f":
+            dtype = object
     shape = (len(lengths), n_timesteps) + flat.shape[1:]
     out = np.empty(shape, dtype=dtype) if mask.all() else np.full(shape, fill, dtype=dtype)
     out[mask] = flat

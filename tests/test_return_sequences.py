@@ -228,3 +228,20 @@ def test_settings_that_do_not_apply_per_step_are_refused():
         clf.set_params(return_sequences=False).fit(X, y[:, -1])
     with pytest.raises(ValueError, match="NaN"):
         SRNClassifier(return_sequences=True).fit(X, np.where(y == 1, np.nan, y))
+
+
+@pytest.mark.parametrize("params", [
+    dict(output_init="mean"), dict(output_init="random"), dict(n_restarts=2, n_jobs=2),
+    dict(gradient_regularization=True, selection="example"), dict(solver="sgd"),
+    dict(warm_start=True), dict(early_stopping=True, validation_fraction=0.25),
+])
+def test_per_step_training_settings(params):
+    X, y = _delayed_value(24, seed=17)
+    Xn, yn, lengths = _ragged(X.astype(np.float32), y)
+    reg = _quiet_fit(SRNRegressor(n_hidden=6, return_sequences=True, max_iter=2,
+                                  random_state=0, **params), Xn, yn)
+    if params.get("warm_start"):
+        reg = _quiet_fit(reg, Xn, yn)
+        assert reg.n_iter_ == 4
+    pred = reg.predict(Xn)
+    assert pred.dtype == np.float32 and np.isfinite(pred[np.arange(T) < lengths[:, None]]).all()
