@@ -14,7 +14,12 @@ _fast_tanh.h) compute the same values on every x86-64 machine. No
 -march=native (the build must run on any machine of its architecture) and
 no -ffast-math (IEEE values are relied on: NaN detection, the tanh range
 reduction).
+
+SKSGR_NO_TARGET_CLONES=1 in the environment builds the tanh loops once, for
+the baseline instruction set, as every platform but GCC >= 11 on x86-64
+Linux gets (to measure that fallback; see _fast_tanh.h).
 """
+import os
 import sys
 
 from Cython.Build import cythonize
@@ -29,6 +34,8 @@ ext_modules = [
         [f"sksgr/{name}.pyx"],
         include_dirs=["sksgr"],
         extra_compile_args=compile_args,
+        define_macros=[("SKSGR_NO_TARGET_CLONES", "1")]
+        if os.environ.get("SKSGR_NO_TARGET_CLONES") == "1" else [],
     )
     for name in EXTENSIONS
 ]

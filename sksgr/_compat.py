@@ -3,8 +3,10 @@
 scikit-learn may rename, move or drop its private helpers in any release, so
 every such import is made here and nowhere else (``tests/test_compat.py``
 checks this). Each name either falls back to a small re-implementation kept
-importable beside it (``<name>_fallback``, tested against the real one), or,
-where no fallback is reasonable, fails at import with an ImportError that names
+importable beside it (``<name>_fallback``, tested against the real one; also
+used where the installed scikit-learn's helper lacks behaviour sksgr relies
+on, as scikit-learn 1.6's ``_check_sample_weight``), or, where no fallback is
+reasonable, fails at import with an ImportError that names
 the missing name and the installed scikit-learn version.
 
 No fallback exists for ``Interval`` and ``StrOptions``: the constraints in
@@ -18,6 +20,7 @@ that has no ``set_callbacks`` (as scikit-learn's own estimators before it).
 """
 
 import functools
+import inspect
 import numbers
 
 import numpy as np
@@ -222,6 +225,11 @@ try:
     from sklearn.utils.validation import _check_sample_weight
 except ImportError:
     _check_sample_weight = _check_sample_weight_fallback
+else:
+    # scikit-learn 1.6's version has no allow_all_zero_weights and accepts weights that
+    # are all zero, which sksgr rejects (a fit on them has no loss to minimise)
+    if "allow_all_zero_weights" not in inspect.signature(_check_sample_weight).parameters:
+        _check_sample_weight = _check_sample_weight_fallback
 
 
 # --- _check_partial_fit_first_call -------------------------------------------------------

@@ -85,9 +85,13 @@ static inline double sksgr_tanh(double x)
 /* Runtime dispatch: GCC compiles the array loops for AVX-512 (x86-64-v4),
    AVX2 (x86-64-v3) and the baseline, and picks one when the module loads.
    The build stays portable (no -march=native); the clones give the same
-   values since setup.py turns off FMA contraction. */
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) \
-    && defined(__linux__)
+   values since setup.py turns off FMA contraction. Elsewhere (Clang, MSVC,
+   GCC < 11, not x86-64 Linux), or when built with SKSGR_NO_TARGET_CLONES
+   defined (setup.py defines it when that environment variable is 1), the
+   loops are compiled once, for the target's baseline instruction set
+   (SSE2 on x86-64), still vectorised. */
+#if !defined(SKSGR_NO_TARGET_CLONES) && defined(__GNUC__) && !defined(__clang__) \
+    && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__)
 #define SKSGR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define SKSGR_CLONES

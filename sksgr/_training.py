@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_info
 
 from ._init import penalized
 from ._steps import real_steps, repeat_per_step
@@ -106,6 +106,31 @@ def _openblas_setters():
         return _openblas[0]
 
 
+_fallback = []  # empty until looked up; then [list of threadpoolctl's setters]
+
+
+def _threadpoolctl_setters():
+    """Setters of each loaded BLAS's thread count that return the previous one,
+    through threadpoolctl (any BLAS it knows: MKL, BLIS, an older OpenBLAS).
+
+    The controller inspects the loaded libraries once; each setter is then a
+    get and a set of the library's count, made under ``_blas_lock``.
+    """
+
+    def setter(lib):
+        def set_num_threads(n):
+            previous = lib.get_num_threads()
+            lib.set_num_threads(n)
+            return previous
+        return set_num_threads
+
+    with _blas_lock:
+        if not _fallback:
+            blas = ThreadpoolController().select(user_api="blas")
+            _fallback.append([setter(lib) for lib in blas.lib_controllers])
+        return _fallback[0]
+
+
 @contextmanager
 def single_blas_thread(*, nested=False):
     """One BLAS thread in the whole process while any training is inside this block.
@@ -116,18 +141,15 @@ def single_blas_thread(*, nested=False):
     are small; parallelism comes from training several networks at once
     (restarts, grid searches), and results then do not depend on how busy
     the BLAS thread pool is. Without an OpenBLAS whose count can be read
-    back, threadpoolctl's limit is used by the outermost caller only
-    (``nested=False``): threadpoolctl lets one thread control it at a time.
+    back (MKL, BLIS, OpenBLAS < 0.3.27 as in NumPy 1.x and SciPy < 1.14
+    wheels), threadpoolctl's setters of the same counts do it, counted the
+    same way. ``nested`` (a block inside a fit, or a predict) is counted like
+    any other block.
     """
     global _blas_users, _blas_restore
     setters = _openblas_setters()
     if setters is None:
-        if nested:
-            yield
-        else:
-            with threadpool_limits(limits=1, user_api="blas"):
-                yield
-        return
+        setters = _threadpoolctl_setters()
     with _blas_lock:
         if _blas_users == 0:
             _blas_restore = [f(1) for f in setters]

@@ -3,9 +3,29 @@
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+import sksgr
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository (or a copy of it without sksgr/)
+# sksgr's own files (.py, .pyx, .pxd, .pxi, .h), for the tests that read them: the source
+# tree's, or the installed package's where the tests run without the source tree
+# (.ci/wheel_test.sh runs them against the installed wheel, which ships these files)
+PACKAGE_DIR = ROOT / "sksgr" if (ROOT / "sksgr").is_dir() else Path(sksgr.__file__).resolve().parent
+
+
+def pytest_report_header(config):
+    import joblib
+    import scipy
+    import sklearn
+    import threadpoolctl
+
+    return (f"sksgr {sksgr.__version__} imported from {Path(sksgr.__file__).resolve().parent}; "
+            f"numpy {np.__version__}, scipy {scipy.__version__}, scikit-learn {sklearn.__version__}, "
+            f"joblib {joblib.__version__}, threadpoolctl {threadpoolctl.__version__}")
 
 # Small networks that learn the tests' tasks in a second; their budget
 # (max_iter=20) is deliberately short, so such fits may end with the

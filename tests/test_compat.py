@@ -119,10 +119,18 @@ def test_only_compat_imports_private_sklearn_names():
     assert "sklearn.base._fit_context" in uses["_compat.py"]
 
 
+# scikit-learn >= 1.7: rejects all-zero weights unless allow_all_zero_weights (the
+# behaviour sksgr relies on); 1.6 (sksgr's lower bound) accepts them, so _compat uses the fallback
+SKLEARN_REJECTS_ZERO_WEIGHTS = "allow_all_zero_weights" in inspect.signature(
+    _check_sample_weight).parameters
+
+
 def test_compat_exports_the_real_names_here():
     # the installed scikit-learn has every name: no fallback is in use
     assert compat._fit_context is _fit_context
-    assert compat._check_sample_weight is _check_sample_weight
+    assert (compat._check_sample_weight is _check_sample_weight) == SKLEARN_REJECTS_ZERO_WEIGHTS
+    assert (compat._check_sample_weight is compat._check_sample_weight_fallback) \
+        != SKLEARN_REJECTS_ZERO_WEIGHTS
     assert compat._check_partial_fit_first_call is _check_partial_fit_first_call
     assert compat.InvalidParameterError is InvalidParameterError
     assert compat.Interval is Interval and compat.StrOptions is StrOptions
@@ -229,6 +237,9 @@ def _sample_weight_outcome(check, case, X):
 
 @pytest.mark.parametrize("case", SAMPLE_WEIGHT_CASES, ids=range(len(SAMPLE_WEIGHT_CASES)))
 @pytest.mark.parametrize("X", [np.zeros((4, 3, 2)), [np.zeros((3, 2))] * 4], ids=["array", "list"])
+@pytest.mark.skipif(not SKLEARN_REJECTS_ZERO_WEIGHTS,
+                    reason=f"scikit-learn {sklearn.__version__}'s _check_sample_weight predates the "
+                           "behaviour the fallback follows (all-zero weights rejected)")
 def test_check_sample_weight_fallback(case, X):
     expected = _sample_weight_outcome(_check_sample_weight, case, X)
     assert _sample_weight_outcome(compat._check_sample_weight_fallback, case, X) == expected

@@ -13,9 +13,9 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import InvalidParameterError
 
 from sksgr import SRNClassifier, SRNRegressor
+from sksgr._compat import InvalidParameterError
 from sksgr.datasets import make_temporal_order
 
 from conftest import FAST, PAPER_SGD, sign_task

@@ -1,16 +1,15 @@
 """Importing sksgr from an unbuilt source tree says what to do."""
 
 import shutil
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]  # the repository: its source tree
+from conftest import PACKAGE_DIR, ROOT
 
 
 def test_unbuilt_source_tree_explains_itself(tmp_path, run_isolated):
     # a copy of the source tree without the compiled extension, as after a
     # fresh clone (or a non-editable `pip install .`, which builds elsewhere)
     tree = tmp_path / "clone"
-    shutil.copytree(ROOT / "sksgr", tree / "sksgr",
+    shutil.copytree(PACKAGE_DIR, tree / "sksgr",
                     ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__"))
     shutil.copy(ROOT / "setup.py", tree / "setup.py")
     # Only the standard finders: an editable install of another sksgr tree in

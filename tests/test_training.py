@@ -1,7 +1,6 @@
 """The training loop on its own: a plain configuration, arrays and a score callback."""
 
 import ast
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +14,9 @@ from sksgr._training import (
 )
 from sksgr.network import HEAD_SOFTMAX, Network, Optimizer, SGRSettings, settings_fields
 
-PACKAGE = Path(__file__).resolve().parents[1] / "sksgr"
+from conftest import PACKAGE_DIR as PACKAGE
+from conftest import ROOT
+
 NET = Network(n_features=2, n_hidden=6, n_outputs=2, head=HEAD_SOFTMAX)
 
 
@@ -146,7 +147,7 @@ def test_only_the_front_door_imports_the_compiled_kernel():
 
 def test_benchmarks_use_only_public_names_and_write_no_fitted_attribute():
     offending = []
-    for path in sorted((PACKAGE.parent / "benchmarks").glob("*.py")):
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
         for module, name in _imports(path):
             parts = module.split(".")
             if parts[0] == "sksgr" and (any(p.startswith("_") for p in parts)
