@@ -152,6 +152,18 @@ def loss_and_gradients(params, X, lengths, Y, head, bptt_depth=None, sample_weig
     return loss, grads
 
 
+def zero_padded_sequences(rng, n, T, F):
+    """Random sequences ``(n, T, F)`` of 1 ... T steps, zero after each end (the first
+    full, the second one step long), and their int32 lengths: the kernels' input."""
+    X = rng.normal(size=(n, T, F))
+    lengths = rng.integers(1, T + 1, size=n).astype(np.int32)
+    lengths[0] = T
+    lengths[1] = 1
+    for i, L in enumerate(lengths):
+        X[i, L:] = 0.0
+    return X, lengths
+
+
 def step_forward(params, X):
     """Hidden states ``Z`` ``(T + 1, n, H)`` and the outputs of every step ``(T, n, O)``."""
     Z, _, _ = forward(params, X, np.full(X.shape[0], X.shape[1]))

@@ -13,6 +13,7 @@ from numpy_reference import (
     last_step_deltas,
     step_forward,
     step_loss_and_gradients,
+    zero_padded_sequences,
 )
 
 HEADS = {"softmax": HEAD_SOFTMAX, "identity": HEAD_IDENTITY}
@@ -22,12 +23,7 @@ F, H, O = 3, 5, 4
 def _problem(head, *, n=6, T=8, seed=0, scale=0.5):
     rng = np.random.default_rng(seed)
     params = init_params(F, H, O, rng, scale=scale)
-    X = rng.normal(size=(n, T, F))
-    lengths = rng.integers(1, T + 1, size=n).astype(np.int32)
-    lengths[0] = T
-    lengths[1] = 1
-    for i, L in enumerate(lengths):
-        X[i, L:] = 0.0
+    X, lengths = zero_padded_sequences(rng, n, T, F)
     if head == "softmax":
         Y = np.eye(O)[rng.integers(0, O, size=(n, T))]
     else:
