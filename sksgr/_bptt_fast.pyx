@@ -1065,13 +1065,10 @@ cdef signed char _sgr_select(
         if 0.0 < W_kept < W_all:
             # gradient of the (weighted) mean loss over the kept examples only
             scale = W_all / W_kept
-            for b in range(B):
-                for i in range(O):
-                    work[L.err + b * O + i] *= <floating> (S_b[b] * scale)
-                if L.r.per_step:  # the other steps' errors of sequence b
-                    for t in range(1, Tm):
-                        for i in range(O):
-                            work[L.err + (t * B + b) * O + i] *= <floating> (S_b[b] * scale)
+            for b in range(B):  # per step: the errors of every step of sequence b
+                for t in range(Tm if L.r.per_step else 1):
+                    for i in range(O):
+                        work[L.err + (t * B + b) * O + i] *= <floating> (S_b[b] * scale)
             _backward(lengths, idx, B, Tm, F, w, H, O, depth, L, work)
             _add_l2(w, grad, L, alpha)
             _clip(grad, P, clip_norm)
