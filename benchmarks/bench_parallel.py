@@ -28,8 +28,8 @@ from sksgr.datasets import make_temporal_order
 
 
 def _estimator(**kw):
-    return SRNClassifier(max_iter=kw.pop("max_iter", 3), tol=None, solver="sgd", init="normal",
-                         batch_size=10, spectral_radius=0.95, **kw)
+    return SRNClassifier(n_hidden=100, max_iter=kw.pop("max_iter", 3), tol=None, solver="sgd",
+                         init="normal", batch_size=10, spectral_radius=0.95, **kw)
 
 
 def two_fits(X, y, max_iter):

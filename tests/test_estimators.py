@@ -1,5 +1,6 @@
 """SRNClassifier and SRNRegressor: input forms, training behaviour, sklearn workflows."""
 
+import inspect
 import os
 import pickle
 import signal
@@ -142,7 +143,7 @@ def test_regressor_multi_output_and_1d_targets():
 
 def test_divergence_is_reported_and_weights_stay_finite():
     X, y = sign_task()
-    reg = SRNRegressor(**PAPER_SGD, n_hidden=12, sigma=1.0, learning_rate=1e6, max_iter=5,
+    reg = SRNRegressor(**{**PAPER_SGD, "n_hidden": 12}, sigma=1.0, learning_rate=1e6, max_iter=5,
                        random_state=0)
     with pytest.warns(ConvergenceWarning, match="diverged"):
         reg.fit(X, y * 1e3)
@@ -153,7 +154,7 @@ def test_divergence_is_reported_and_weights_stay_finite():
 def test_early_stopping_keeps_the_best_validated_network():
     X, y = make_temporal_order(600, 10, random_state=0)
     Xv, yv = make_temporal_order(200, 10, random_state=1)
-    clf = SRNClassifier(**PAPER_SGD, n_hidden=16, sigma=0.2, learning_rate=2e-2, max_iter=8,
+    clf = SRNClassifier(**{**PAPER_SGD, "n_hidden": 16}, sigma=0.2, learning_rate=2e-2, max_iter=8,
                         tol=None,
                         early_stopping=True, validation_interval=20, random_state=0)
     clf.fit(X, y, X_val=Xv, y_val=yv)
@@ -425,6 +426,18 @@ def test_classifier_nan_target_is_one_clear_error():
 
 
 # -- names and signatures ----------------------------------------------------------
+
+def test_each_estimator_has_its_own_cross_validated_hidden_size():
+    """The classifier defaults to 200 units and the regressor to 100 (chosen by
+    CV); the signature scikit-learn reads, clone and the docstring agree."""
+    for est, size in ((SRNClassifier(), 200), (SRNRegressor(), 100)):
+        params = type(est)().get_params()
+        assert est.n_hidden == params["n_hidden"] == clone(est).n_hidden == size
+        assert inspect.signature(type(est)).parameters["n_hidden"].default == size
+        assert f"n_hidden : int, default={size}" in type(est).__doc__
+    assert "class_weight" in SRNClassifier().get_params()  # the rest of the signature stays
+    assert set(SRNClassifier().get_params()) - {"class_weight"} == set(SRNRegressor().get_params())
+
 
 def test_validation_data_is_keyword_only():
     X, y = sign_task(n=30)
