@@ -18,8 +18,9 @@ Rows, per data set:
   ``make_pipeline(SequenceScaler(), SRNFeatures(), StandardScaler(),
   RidgeClassifierCV(alphas=np.logspace(-3, 3, 13)))`` (``RidgeCV`` for
   regression), the reservoir seed varying with the run's seed;
-- **torch**: a PyTorch ``nn.RNN`` of the same size in the same run (tanh, 100
-  hidden units, last-step readout through a linear layer, Adam at lr 1e-3,
+- **torch**: a PyTorch ``nn.RNN`` in the same run (tanh, 100 hidden units,
+  the paper's size and the regressor's default, where the classifier's has
+  200; last-step readout through a linear layer, Adam at lr 1e-3,
   minibatch 16, ``--epochs`` epochs, no early stopping, inputs standardised
   by the same ``SequenceScaler`` fitted on the training split, CPU, one
   thread); unequal lengths are packed so that the readout is each
