@@ -699,25 +699,30 @@ def _signature_with(init, name, default, **defaults):
     return signature.replace(parameters=[*parameters, extra])
 
 
+def _default(function, name):
+    """The default value of parameter ``name`` in ``function``'s signature."""
+    return inspect.signature(function).parameters[name].default
+
+
 # Each estimator's own default size, chosen by cross-validation (user guide, "The defaults").
-_CLASSIFIER_SIZE = """200 by default
-        here: cross-validated on classification sets, 200 units beat 100 and
-        300 (the regressor's default stays 100, see the user guide's "The
-        defaults")."""
-_REGRESSOR_SIZE = """100 by default
-        here: cross-validated on regression sets, 200 units overfit (the
-        classifier's default is 200, see the user guide's "The defaults")."""
+_CLASSIFIER_SIZE = """Chosen
+        by cross-validation on classification sets: 200 units beat 100 and 300
+        (the regressor's default is 100; see the user guide's "The defaults")."""
+_REGRESSOR_SIZE = """Chosen
+        by cross-validation on regression sets, where 200 units overfit (the
+        classifier's default is 200; see the user guide's "The defaults")."""
 
 # scikit-learn reads an estimator's parameters from the signature of __init__
 SRNClassifier.__init__.__signature__ = _signature_with(
     BaseSRN.__init__, "class_weight", None,
-    n_hidden=inspect.signature(SRNClassifier.__init__).parameters["n_hidden"].default,
+    n_hidden=_default(SRNClassifier.__init__, "n_hidden"),
 )
 
 SRNClassifier.__doc__ = (
     """Simple recurrent network classifier (tanh Elman RNN, softmax output).
 """
-    + _PARAMETERS.format(default_score="accuracy", n_hidden=200, n_hidden_note=_CLASSIFIER_SIZE)
+    + _PARAMETERS.format(default_score="accuracy", n_hidden=_default(SRNClassifier, "n_hidden"),
+                        n_hidden_note=_CLASSIFIER_SIZE)
     + _CLASS_WEIGHT
     + _ATTRIBUTES
     + """    classes_ : ndarray of shape (n_classes,)
@@ -744,7 +749,8 @@ SRNClassifier.__doc__ = (
 SRNRegressor.__doc__ = (
     """Simple recurrent network regressor (tanh Elman RNN, linear output).
 """
-    + _PARAMETERS.format(default_score="R^2", n_hidden=100, n_hidden_note=_REGRESSOR_SIZE)
+    + _PARAMETERS.format(default_score="R^2", n_hidden=_default(SRNRegressor, "n_hidden"),
+                        n_hidden_note=_REGRESSOR_SIZE)
     + _ATTRIBUTES
     + """    n_outputs_ : int
         Number of outputs.
