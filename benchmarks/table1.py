@@ -153,7 +153,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from table1_curves import COLUMNS as CURVE_COLUMNS  # noqa: E402
-from table1_curves import append_curves, curve_path, plot_curve_files  # noqa: E402
+from table1_curves import (  # noqa: E402
+    append_curves,
+    curve_path,
+    curve_table,
+    plot_curve_files,
+    read_curves,
+)
 from table1_tables import (  # noqa: E402
     METHOD_LABELS,
     PAPER_BUDGET,
@@ -903,30 +909,41 @@ def finished_units(rows, methods):
 # --------------------------------------------------------------------------
 # tables
 # --------------------------------------------------------------------------
-def baseline_accuracies(args):
-    """Test success of predicting the training mean (regression) or majority class.
+def baselines(args):
+    """What a network that learned nothing scores, per (task, T) cell.
 
-    With ``--fresh-data``: the mean over the networks' own data sets.
+    ``{"success": ..., "loss": ...}``: the test success and the validation loss
+    (squared error, or cross-entropy for the classifiers) of predicting the
+    training mean (regression) or the training class frequencies (majority class
+    for the success). With ``--fresh-data``: the mean over the networks' own sets.
     """
+    from sklearn.metrics import log_loss, mean_squared_error
+
     from sksgr.metrics import tolerance_accuracy_score
 
     def baseline(task, d):
-        (_, y), (_, y_test) = d["train"], d["test"]
+        (_, y), (_, y_val), (_, y_test) = d["train"], d["val"], d["test"]
         if task in REGRESSION_TASKS:
-            pred = np.full(len(y_test), float(np.mean(y)))
-            return tolerance_accuracy_score(y_test, pred, tol=args.tolerances[task],
-                                            inclusive=args.inclusive)
+            mean = float(np.mean(y))
+            return (tolerance_accuracy_score(y_test, np.full(len(y_test), mean),
+                                             tol=args.tolerances[task], inclusive=args.inclusive),
+                    float(mean_squared_error(y_val, np.full(len(y_val), mean))))
         values, counts = np.unique(y, return_counts=True)
-        return float(np.mean(y_test == values[np.argmax(counts)]))
+        prior = np.tile(counts / counts.sum(), (len(y_val), 1))
+        return (float(np.mean(y_test == values[np.argmax(counts)])),
+                float(log_loss(y_val, prior, labels=values)))
 
     nets = range(args.n_nets) if args.fresh_data else [None]
-    return {(task, T): float(np.mean([baseline(task, cell_data(task, T, args, net,
-                                                               ("train", "test")))
-                                      for net in nets]))
-            for task in args.tasks for T in args.lengths}
+    found = {}
+    for task in args.tasks:
+        for T in args.lengths:
+            success, loss = np.mean([baseline(task, cell_data(task, T, args, net))
+                                     for net in nets], axis=0)
+            found[task, T] = {"success": float(success), "loss": float(loss)}
+    return found
 
 
-def markdown_report(rows, args, wall_time, baselines):
+def markdown_report(rows, args, wall_time, base):
     paper_lengths = sorted(args.lengths) == [100, 150]
     paper_budget = (args.updates == FULL["updates"] and args.n_nets == FULL["n_nets"]
                     and args.n_train == FULL["n_train"] and args.n_val == FULL["n_val"]
@@ -986,9 +1003,17 @@ def markdown_report(rows, args, wall_time, baselines):
         if line:
             parts.append(line)
     parts += ["", "### Mean ± sd and paired differences", "",
-              statistics_table(rows, args.tasks, args.lengths, args.methods, baselines), "",
+              statistics_table(rows, args.tasks, args.lengths, args.methods,
+                               {cell: b["success"] for cell, b in base.items()}), "",
               "Baseline: test success of predicting the training mean (regression) or the "
-              "majority class.", "",
+              "majority class.", ""]
+    curves = {(t, T): read_curves(curve_path(args.out, t, T)) for t in args.tasks
+              for T in args.lengths if curve_path(args.out, t, T).exists()}
+    if curves:
+        parts += ["### Learning curves: validation loss and clipping", "",
+                  curve_table(curves, {cell: b["loss"] for cell, b in base.items()},
+                              args.methods), ""]
+    parts += [
               "### The paper's Table 1 (Chernodub & Nowicki 2016, T = 100 and 150)", "",
               paper_table(args.tasks), "", f"Paper's budget: {PAPER_BUDGET}.", ""]
     return "\n".join(parts)
@@ -1115,7 +1140,7 @@ def report_only(args):
     args.methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
     args.out.mkdir(parents=True, exist_ok=True)
     merge_curves(args.report, args.out, [(t, T) for t in args.tasks for T in args.lengths])
-    report = markdown_report(rows, args, None, baseline_accuracies(args))
+    report = markdown_report(rows, args, None, baselines(args))
     (args.out / "table1.md").write_text(report)
     print(report)
     if not args.no_figures:
@@ -1125,8 +1150,6 @@ def report_only(args):
 
 def merge_curves(dirs, out, cells):
     """--report: the curve files of the run directories, merged into --out."""
-    from table1_curves import read_curves
-
     for task, T in cells:
         merged = {}
         for d in dirs:
@@ -1221,7 +1244,7 @@ def main(argv=None):
     rows = [r for r in rows if (r["task"], r["T"], r["net"]) in wanted]
     write_csv(rows, args.out / "results.csv")
     report = markdown_report(rows, args, train_time if not args.resume else None,
-                             baseline_accuracies(args))
+                             baselines(args))
     (args.out / "table1.md").write_text(report)
     print()
     print(report)

@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from table1_tables import COMPARISONS, METHOD_LABELS, TASK_TITLES
 
 COLUMNS = ("net", "method", "epoch", "candidates", "val_loss", "val_success",
            "clipped", "applied", "skipped")
@@ -152,3 +153,76 @@ def plot_curve_files(out, cells, labels, titles, summary):
         plt.close(fig)
         written.append(png)
     return written
+
+
+def run_summaries(curves, method):
+    """{net: (lowest validation loss, candidates clipped)} of one method's networks.
+
+    The lowest loss ignores NaN (a run without recorded losses gives NaN).
+    """
+    found = {}
+    for (net, m), points in sorted(curves.items()):
+        if m != method or not points:
+            continue
+        losses = np.array([p["val_loss"] for p in points], dtype=float)
+        best = float(np.min(losses[np.isfinite(losses)])) if np.isfinite(losses).any() else np.nan
+        found[net] = (best, float(np.nansum([p["clipped"] for p in points])))
+    return found
+
+
+def _spread(values):
+    return f"{np.median(values):.3g} ({np.min(values):.3g} – {np.max(values):.3g})"
+
+
+def curve_table(cells, baseline_losses, methods):
+    """Markdown: per cell and method, the best validation loss against a baseline's, and
+    how often clipping acted; then, paired over networks, which method reached the lower loss.
+
+    ``cells``: {(task, T): curves of the cell (``read_curves``)}; ``baseline_losses``:
+    {(task, T): validation loss of a network that learned nothing}. The loss is what the
+    networks are trained on: squared error (regression) or cross-entropy (classifiers),
+    so it shows learning that the success threshold does not count.
+    """
+    lines = ["| task | T | method | networks | best validation loss: median (min – max) | "
+             "below half the baseline | candidates clipped per network: mean | never clipped |",
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
+    paired = []
+    for (task, T), curves in cells.items():
+        base = baseline_losses.get((task, T), np.nan)
+        runs = {m: run_summaries(curves, m) for m in methods}
+        for m in methods:
+            if not runs[m]:
+                continue
+            best = np.array([b for b, _ in runs[m].values()])
+            clipped = np.array([c for _, c in runs[m].values()])
+            finite = best[np.isfinite(best)]
+            clips = "clip" in m
+            lines.append(
+                f"| {TASK_TITLES[task]} | {T} | {METHOD_LABELS[m]} | {len(best)} | "
+                + (_spread(finite) if finite.size else "–") + " | "
+                + (f"{int(np.sum(finite < base / 2))} of {len(best)}"
+                   if finite.size and np.isfinite(base) else "–") + " | "
+                + (f"{np.mean(clipped):,.0f}" if clips else "–") + " | "
+                + (f"{int(np.sum(clipped == 0))} of {len(best)}" if clips else "–") + " |")
+        lines.append(f"| {TASK_TITLES[task]} | {T} | baseline | | {base:.3g} | | | |")
+        for a, b in COMPARISONS:
+            if a not in methods or b not in methods:
+                continue
+            nets = sorted(set(runs[a]) & set(runs[b]))
+            d = np.array([runs[a][n][0] - runs[b][n][0] for n in nets])
+            d = d[np.isfinite(d)]
+            if d.size:
+                paired.append(f"| {TASK_TITLES[task]} | {T} | {a.upper()} − {b.upper()} | "
+                              f"{d.size} | {int(np.sum(d < 0))} | {int(np.sum(d > 0))} | "
+                              f"{np.median(d):+.3g} |")
+    text = "\n".join(lines) + (
+        "\n\nLoss: mean squared error (regression tasks) or cross-entropy (classification "
+        "tasks) on the validation set; baseline: the loss of predicting the training mean or "
+        "the training class frequencies. A method with clipping runs, on a network where "
+        "clipping never acted, exactly as the same method without it (same initial weights, "
+        "data and minibatches).")
+    if paired:
+        text += ("\n\n| task | T | comparison | networks | first lower | second lower | "
+                 "median difference of best loss |\n|---|---:|---|---:|---:|---:|---:|\n"
+                 + "\n".join(paired))
+    return text

@@ -464,7 +464,41 @@ def test_table1_on_clip_fresh_data_and_learning_curves(tmp_path):
         if importlib.util.find_spec("matplotlib"):
             png = tmp_path / "rep" / f"curves_{task}_T10.png"
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "ON+CLIP − CLIP" in (tmp_path / "rep" / "table1.md").read_text()
+    report = (tmp_path / "rep" / "table1.md").read_text()
+    assert "ON+CLIP − CLIP" in report
+    # the learning-curve table: a row per task and method, and the baseline's loss
+    section = report[report.index("### Learning curves"):]
+    for task in ("Adding", "Temporal order"):
+        assert sum(line.startswith(f"| {task} | 10 | grad. reg.") or
+                   line.startswith(f"| {task} | 10 | clipping |")
+                   for line in section.splitlines()) == 4
+        assert re.search(rf"\| {task} \| 10 \| baseline \| \| \d", section)
+
+
+def test_table1_curve_table_counts_losses_clipping_and_pairs():
+    """The curve summary on hand-made curves: the lowest finite loss per network, the
+    networks below half the baseline, clipping totals, and the paired loss counts."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from table1_curves import curve_table, run_summaries
+
+    def curve(losses, clipped):
+        return [{"epoch": i + 1, "candidates": 10 * (i + 1), "val_loss": loss,
+                 "val_success": 0.0, "clipped": c, "applied": 10.0, "skipped": 0.0}
+                for i, (loss, c) in enumerate(zip(losses, clipped))]
+
+    curves = {(0, "off"): curve([0.2, 0.05, 0.3], [0, 0, 0]),
+              (1, "off"): curve([0.2, float("nan"), 0.15], [0, 0, 0]),
+              (0, "clip"): curve([0.2, 0.04], [3, 4]),
+              (1, "clip"): curve([0.2, 0.15, 0.16], [0, 0, 0])}  # never clipped
+    assert run_summaries(curves, "off") == {0: (0.05, 0.0), 1: (0.15, 0.0)}
+    assert run_summaries(curves, "clip") == {0: (0.04, 7.0), 1: (0.15, 0.0)}
+    md = curve_table({("adding", 100): curves}, {("adding", 100): 0.2}, ["off", "clip"])
+    lines = md.splitlines()
+    assert "| Adding | 100 | grad. reg. OFF | 2 | 0.1 (0.05 – 0.15) | 1 of 2 | – | – |" in lines
+    assert "| Adding | 100 | clipping | 2 | 0.095 (0.04 – 0.15) | 1 of 2 | 4 | 1 of 2 |" in lines
+    assert "| Adding | 100 | baseline | | 0.2 | | | |" in lines
+    # clip lower on network 0, a tie on network 1
+    assert "| Adding | 100 | CLIP − OFF | 2 | 1 | 0 | -0.005 |" in lines
 
 
 STAGE1B_TINY = [*CHERNODUB_TINY, "--methods", "off", "on", "clip", "on+clip", "--init",
