@@ -168,6 +168,7 @@ from table1_tables import (  # noqa: E402
     dynamics_summary,
     format_percent,
     paper_table,
+    per_network_table,
     results_table,
     skipped_summary,
     statistics_table,
@@ -1006,7 +1007,11 @@ def markdown_report(rows, args, wall_time, base):
               statistics_table(rows, args.tasks, args.lengths, args.methods,
                                {cell: b["success"] for cell, b in base.items()}), "",
               "Baseline: test success of predicting the training mean (regression) or the "
-              "majority class.", ""]
+              "majority class.", "", "### Per network", "",
+              per_network_table(rows, args.tasks, args.lengths, args.methods), "",
+              "Test success; for SGR, the share of candidates it skipped"
+              + (f"; in brackets, the candidates after which a run stopped at validation "
+                 f"success > {args.stop_at:g}." if args.stop_at is not None else "."), ""]
     curves = {(t, T): read_curves(curve_path(args.out, t, T)) for t in args.tasks
               for T in args.lengths if curve_path(args.out, t, T).exists()}
     if curves:

@@ -122,6 +122,36 @@ def statistics_table(rows, tasks, lengths, methods, baselines):
     return "\n".join(lines)
 
 
+def per_network_table(rows, tasks, lengths, methods):
+    """Markdown: every network's test success per method, in the order of the networks.
+
+    An SGR method's cell adds the share of its candidates that were skipped; a
+    run that stopped at the validation-success threshold adds, in brackets,
+    the candidates it stopped after.
+    """
+    lines = ["| task | T | network | " + " | ".join(METHOD_LABELS[m] for m in methods) + " |",
+             "|---|---:|---:|" + "---:|" * len(methods)]
+    for task in tasks:
+        for T in sorted(lengths):
+            mine = {(r["net"], r["method"]): r for r in rows
+                    if r["task"] == task and r["T"] == T}
+            for net in sorted({n for n, _ in mine}):
+                cells = []
+                for m in methods:
+                    r = mine.get((net, m))
+                    if r is None:
+                        cells.append("–")
+                        continue
+                    cell = f"{100 * r['test_accuracy']:.1f} %"
+                    if m.startswith("on"):
+                        cell += f" ({100 * r['skipped'] / max(1, r['candidates']):.0f} % skipped)"
+                    if "stopped: validation success" in r["notes"]:
+                        cell += f" [{r['candidates']:,}]"
+                    cells.append(cell)
+                lines.append(f"| {TASK_TITLES[task]} | {T} | {net} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def paper_table(tasks):
     lines = list(_header(tasks))
     for (T, method), values in PAPER_TABLE1.items():

@@ -466,6 +466,9 @@ def test_table1_on_clip_fresh_data_and_learning_curves(tmp_path):
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (tmp_path / "rep" / "table1.md").read_text()
     assert "ON+CLIP − CLIP" in report
+    per_net = report[report.index("### Per network"):report.index("### Learning curves")]
+    assert [line.split("|")[1:4] for line in per_net.splitlines() if line.startswith("| A")] == [
+        [" Adding ", " 10 ", f" {n} "] for n in (0, 1)]
     # the learning-curve table: a row per task and method, and the baseline's loss
     section = report[report.index("### Learning curves"):]
     for task in ("Adding", "Temporal order"):
@@ -473,6 +476,23 @@ def test_table1_on_clip_fresh_data_and_learning_curves(tmp_path):
                    line.startswith(f"| {task} | 10 | clipping |")
                    for line in section.splitlines()) == 4
         assert re.search(rf"\| {task} \| 10 \| baseline \| \| \d", section)
+
+
+def test_table1_per_network_table():
+    """Every network's row, SGR's skipped share and the early stops, from the rows."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from table1_tables import per_network_table
+
+    def row(net, method, acc, candidates=100, skipped=0, notes=""):
+        return {"task": "adding", "T": 50, "net": net, "method": method, "test_accuracy": acc,
+                "candidates": candidates, "skipped": skipped, "notes": notes}
+
+    rows = [row(1, "off", 0.5), row(1, "on", 0.25, skipped=40), row(0, "off", 0.125),
+            row(0, "clip", 0.995, candidates=1200, notes="stopped: validation success > 0.99")]
+    lines = per_network_table(rows, ["adding"], [50], ["off", "on", "clip"]).splitlines()
+    assert lines[0] == "| task | T | network | grad. reg. OFF | grad. reg. ON | clipping |"
+    assert lines[2:] == ["| Adding | 50 | 0 | 12.5 % | – | 99.5 % [1,200] |",
+                         "| Adding | 50 | 1 | 50.0 % | 25.0 % (40 % skipped) | – |"]
 
 
 def test_table1_curve_table_counts_losses_clipping_and_pairs():
