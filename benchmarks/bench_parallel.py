@@ -28,7 +28,8 @@ from sksgr.datasets import make_temporal_order
 
 
 def _estimator(**kw):
-    return SRNClassifier(n_hidden=100, max_iter=kw.pop("max_iter", 3), tol=None, solver="sgd",
+    return SRNClassifier(n_hidden=100, readout="last", output_init="random",
+                         max_iter=kw.pop("max_iter", 3), tol=None, solver="sgd",
                          init="normal", batch_size=10, spectral_radius=0.95, **kw)
 
 

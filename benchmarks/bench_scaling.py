@@ -75,8 +75,8 @@ def sksgr_point(T, H, B, min_seconds, rng):
     tracemalloc.start()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        SRNRegressor(n_hidden=H, batch_size=B, solver="sgd", max_iter=1, tol=None,
-                     random_state=0).fit(
+        SRNRegressor(n_hidden=H, batch_size=B, readout="last", output_init="random",
+                     solver="sgd", max_iter=1, tol=None, random_state=0).fit(
             X[: 2 * B], Y[: 2 * B, 0]
         )
     _, peak = tracemalloc.get_traced_memory()

@@ -52,10 +52,12 @@ VARIANTS = {
 }
 
 
-def train_one(variant, seed, data, args):
-    X, y, X_val, y_val = data
+def make_classifier(variant, seed, args):
+    """One variant's network: the paper's, with the variant's SGR or clipping settings."""
     params = dict(
-        n_hidden=args.n_hidden, init="normal", sigma=args.sigma,
+        # the paper's network (the defaults read out pooled states from a ridge start)
+        n_hidden=args.n_hidden, readout="last", output_init="random", init="normal",
+        sigma=args.sigma,
         spectral_radius=args.spectral_radius, solver="sgd",
         learning_rate=args.learning_rate, momentum=0.9, batch_size=10, tol=None,
         random_state=seed,
@@ -63,7 +65,12 @@ def train_one(variant, seed, data, args):
     )
     if params.get("gradient_regularization") and args.q_depth is not None:
         params["q_depth"] = args.q_depth
-    clf = SRNClassifier(**params)
+    return SRNClassifier(**params)
+
+
+def train_one(variant, seed, data, args):
+    X, y, X_val, y_val = data
+    clf = make_classifier(variant, seed, args)
     trace = []
     tic = time.perf_counter()
     used = q = None

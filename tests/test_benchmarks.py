@@ -48,3 +48,24 @@ def test_bench_parallel_tiny(capsys):
     out = capsys.readouterr().out
     assert "| True |" in out  # identical models from threads
     assert out.count("| True |") >= 2
+
+
+def test_benchmarks_time_and_train_the_papers_network():
+    """The speed, parallelism and ablation benchmarks measure the paper's network (last
+    state, random linear output, 100 units), not the estimators' defaults for users
+    (pooled readouts, a ridge start), whose cost and behaviour differ."""
+    import argparse
+
+    update = _load("bench_update")
+    ablation = _load("sgr_ablation")
+    args = argparse.Namespace(n_hidden=100, sigma=0.01, spectral_radius=0.95,
+                              learning_rate=1e-3, q_depth=None)
+    estimators = [update.fit_estimator(update.CONFIGS["paper"]),
+                  _load("bench_parallel")._estimator(),
+                  ablation.make_classifier("off", 0, args),
+                  ablation.make_classifier("sgr linear minibatch", 0, args)]
+    for est in estimators:
+        assert (est.readout, est.output_init, est.n_hidden) == ("last", "random", 100)
+    assert estimators[3].gradient_regularization and not estimators[2].gradient_regularization
+    pooled = update.IMPLEMENTATIONS["sksgr fit, pooled readout"].keywords["readout"]
+    assert pooled == ("last", "mean", "max")
