@@ -303,7 +303,12 @@ _ATTRIBUTES = """
         minibatch as a whole, in both selection modes; +inf when the
         long-term deltas underflow to zero). None without.
     ds_history_ : ndarray of shape (``n_candidates_``,) or None
-        dS of every candidate minibatch along its full candidate step.
+        dS of every candidate minibatch along its full candidate step. With
+        ``sample_weight`` it is measured on the weights as training uses them
+        (scaled to mean 1, each minibatch's loss divided by its number of
+        sequences), so it is the dS of the minibatch that repeats its sequences
+        up to a positive factor per minibatch; Q and the decisions do not
+        depend on that factor.
     used_history_ : ndarray of bool, shape (``n_candidates_``,) or None
         Whether the candidate led to an update (in "example" mode: whether
         any of its sequences was accepted; by the rule or the guard).

@@ -11,10 +11,12 @@ from conftest import FAST, sign_task, train_minibatches
 pytestmark = pytest.mark.filterwarnings(
     "ignore:.*maximum iterations:sklearn.exceptions.ConvergenceWarning")
 
+# a safe range above most candidates' Q (median 0.1-0.3 here), so that the rule skips
+# candidates and the comparisons cover its decisions, not only applied steps
 SGR = {
     "off": {},
-    "sgr-linear": dict(gradient_regularization=True, q_range=(-0.5, 0.5)),
-    "sgr-exact-dQ": dict(gradient_regularization=True, q_range=(-0.5, 0.5), ds_mode="exact",
+    "sgr-linear": dict(gradient_regularization=True, q_range=(0.5, 1.0)),
+    "sgr-exact-dQ": dict(gradient_regularization=True, q_range=(0.5, 1.0), ds_mode="exact",
                          steer="dQ"),
 }
 
@@ -51,8 +53,15 @@ def test_integer_weights_equal_repeated_sequences_in_full_batches(which, sgr):
         np.testing.assert_allclose(getattr(weighted, name), getattr(repeated, name),
                                    rtol=1e-9, atol=1e-12)
     if sgr != "off":
+        assert weighted.n_skipped_ > 0  # the rule decided something
         np.testing.assert_array_equal(weighted.used_history_, repeated.used_history_)
         np.testing.assert_allclose(weighted.q_history_, repeated.q_history_, rtol=1e-8)
+        # dS is measured on the kernel's weights (mean 1 over the sequences trained on,
+        # those of non-zero weight; the loss divided by the minibatch's count): the
+        # repeated fit's dS times sum(w) / count_nonzero(w), which no decision depends on
+        factor = w.sum() / np.count_nonzero(w)
+        np.testing.assert_allclose(weighted.ds_history_, factor * repeated.ds_history_,
+                                   rtol=1e-7, atol=1e-15)
 
 
 @pytest.mark.parametrize("sgr", ["off", "sgr-exact-dQ"])
@@ -72,6 +81,9 @@ def test_zero_weights_remove_their_sequences_exactly(which, sgr):
         removed = Est(**kw).fit(X[keep], y[keep], sample_weight=w[keep])
         np.testing.assert_array_equal(weighted.recurrent_weights_, removed.recurrent_weights_)
         np.testing.assert_array_equal(weighted.loss_curve_, removed.loss_curve_)
+        if sgr != "off":
+            assert weighted.n_skipped_ > 0
+            np.testing.assert_array_equal(weighted.used_history_, removed.used_history_)
     # and with weights 0 and 1, it is the unweighted fit of the rest
     plain = Est(**kw).fit(X[keep], y[keep])
     ones = Est(**kw).fit(X, y, sample_weight=keep.astype(float))

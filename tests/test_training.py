@@ -5,6 +5,7 @@ import ast
 import numpy as np
 import pytest
 
+from sksgr._bptt_fast import accept_candidate
 from sksgr._init import init_coef
 from sksgr._training import (
     TrainingConfig,
@@ -63,14 +64,32 @@ def test_loop_without_validation_keeps_the_last_state_and_stops_on_the_loss():
     np.testing.assert_array_equal(result.coef, _start()[0])
 
 
+def test_loop_without_validation_keeps_training_while_the_loss_falls():
+    """The loss criterion looks at -loss: a falling loss is an improvement."""
+    config = TrainingConfig(NET, Optimizer(learning_rate=0.05), tol=1e-4, n_iter_no_change=2)
+    result = train_network(config, _data(), _start(), seed=0, max_epochs=6)
+    # one epoch of 6 without an improvement above tol: fewer than n_iter_no_change + 1
+    assert np.count_nonzero(np.diff(result.loss_curve) > -1e-4) == 1
+    assert not result.converged and result.n_iter == 6
+
+
 def test_loop_with_gradient_regularization_records_every_candidate():
+    """A safe range above every Q: the rule skips, the guard applies every third."""
     data = _data()
-    config = TrainingConfig(NET, Optimizer(learning_rate=0.05),
-                            max_candidates=12, sgr=SGRSettings(max_skips=3))
+    q_min, q_max = 2.0, 3.0
+    config = TrainingConfig(NET, Optimizer(learning_rate=0.05), max_candidates=12,
+                            sgr=SGRSettings(q_min=q_min, q_max=q_max, max_skips=3))
     result = train_network(config, data, _start(), seed=0, max_epochs=5)
     assert sum(len(q) for q in result.q_history) == result.n_candidates == 12
     used = np.concatenate(result.used_history)
-    assert result.n_updates == np.count_nonzero(used)
+    q, ds = np.concatenate(result.q_history), np.concatenate(result.ds_history)
+    assert 0 < result.n_updates == np.count_nonzero(used) < 12
+    by_rule = np.array([accept_candidate(a, 1.0, b, q_min, q_max) for a, b in zip(q, ds)])
+    np.testing.assert_array_equal(used == 1, by_rule)  # 1: applied by the rule
+    guarded = np.flatnonzero(used == 2)  # 2: by the guard, after 3 skips in a row
+    assert guarded.size > 0
+    for k in guarded:
+        assert k >= 2 and not used[k - 2:k].any()
 
 
 def test_stop_flag_ends_training_after_the_first_chunk():
@@ -95,8 +114,6 @@ def test_stop_flag_ends_training_after_the_first_chunk():
 ])
 def test_should_stop_is_mlps_criterion(values, stop):
     assert should_stop(values, tol=1e-4, n_iter_no_change=2) is stop
-    # the training loss uses the same criterion on -loss
-    assert should_stop([-(-v) for v in values], tol=1e-4, n_iter_no_change=2) is stop
     assert should_stop(values, tol=None, n_iter_no_change=2) is False
 
 
