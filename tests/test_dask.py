@@ -5,6 +5,7 @@ import signal
 import threading
 import time
 
+import distributed  # noqa: E402  ([test] installs dask[distributed])
 import numpy as np
 import pytest
 from joblib import parallel_config
@@ -12,7 +13,6 @@ from sklearn.model_selection import GridSearchCV
 
 from sksgr import SRNClassifier
 
-distributed = pytest.importorskip("distributed")
 pytestmark = [pytest.mark.dask, pytest.mark.slow]
 
 PARAMS = dict(n_hidden=12, sigma=0.3, max_iter=15, tol=None, random_state=0)

@@ -227,8 +227,6 @@ def test_record_dynamics_records_each_chunk():
         np.max(np.abs(np.linalg.eigvals(est.recurrent_weights_))))
 
 
-@pytest.mark.skipif("gradient_regularization" not in SRNClassifier().get_params(),
-                    reason="no gradient regularization in this version")
 def test_record_dynamics_counts_candidates_with_gradient_regularization():
     # sigma = 0.01: Q is far above the safe range, so candidates get skipped
     X, y = make_temporal_order(40, 10, random_state=0)

@@ -3,6 +3,8 @@
 import sys
 
 import numpy as np
+import onnx  # noqa: E402  ([test] installs onnx and onnxruntime: a missing one is a failure)
+import onnxruntime as ort  # noqa: E402
 import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -10,9 +12,6 @@ from sklearn.preprocessing import FunctionTransformer
 
 from sksgr import SequenceScaler, SRNClassifier, SRNFeatures, SRNRegressor
 from sksgr.export import to_onnx
-
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
 
 READOUTS = ["last", "mean", "max", ("last", "mean", "max")]
 # tiny fits: a few epochs of a few units (tol=None: no max_iter warning)
