@@ -478,6 +478,16 @@ def test_table1_on_clip_fresh_data_and_learning_curves(tmp_path):
         assert re.search(rf"\| {task} \| 10 \| baseline \| \| \d", section)
 
 
+def test_table1_fig1_profiles_the_papers_network():
+    """Fig. 1's networks are the paper's (last state, random output layer) with each
+    init's draw, not the estimators' defaults (pooled readout, ridge start)."""
+    table1 = _module()
+    args = table1.parse_args(["--full"])
+    est = table1.profile_estimator(args, {"init": "normal", "sigma": 0.01})
+    assert (est.readout, est.output_init, est.n_hidden) == ("last", "random", 100)
+    assert (est.init, est.sigma) == ("normal", 0.01)
+
+
 def test_table1_per_network_table():
     """Every network's row, SGR's skipped share and the early stops, from the rows."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
