@@ -742,7 +742,7 @@ SRNClassifier.__doc__ = (
     >>> rng = np.random.RandomState(0)
     >>> X = rng.normal(size=(200, 8, 1))
     >>> y = (X[:, 2, 0] > 0).astype(int)      # the sign at step 2
-    >>> clf = SRNClassifier(n_hidden=16, sigma=0.3, learning_rate=0.01,
+    >>> clf = SRNClassifier(n_hidden=16, learning_rate=0.01,
     ...                     max_iter=100, random_state=0).fit(X, y)
     >>> clf.score(X, y) > 0.9
     True
@@ -769,7 +769,7 @@ SRNRegressor.__doc__ = (
     >>> rng = np.random.RandomState(0)
     >>> X = rng.uniform(size=(300, 6, 1))
     >>> y = X[:, 1, 0] - X[:, 4, 0]
-    >>> reg = SRNRegressor(n_hidden=16, sigma=0.3, learning_rate=0.01,
+    >>> reg = SRNRegressor(n_hidden=16, learning_rate=0.01,
     ...                    max_iter=100, random_state=0).fit(X, y)
     >>> reg.score(X, y) > 0.9
     True

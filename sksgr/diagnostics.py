@@ -546,7 +546,7 @@ def norm_change(estimator, X, y, direction, *, depth=None, mode="exact"):
     >>> from sksgr.datasets import make_adding
     >>> from sksgr.diagnostics import norm_change
     >>> X, y = make_adding(20, 10, random_state=0)
-    >>> reg = SRNRegressor(n_hidden=8, sigma=0.3, max_iter=1, random_state=0).fit(X, y)
+    >>> reg = SRNRegressor(n_hidden=8, max_iter=1, random_state=0).fit(X, y)
     >>> D = np.eye(8)
     >>> S, dS = norm_change(reg, X, y, D)
     >>> reg.recurrent_weights_ += 1e-6 * D          # a finite difference agrees

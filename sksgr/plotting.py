@@ -82,11 +82,15 @@ def plot_gradient_profile(profiles, ax=None):
     >>> from sksgr.diagnostics import init_network, gradient_norm_profile
     >>> from sksgr.plotting import plot_gradient_profile
     >>> X, y = make_temporal_order(20, 30, random_state=0)
+    >>> def paper_net(sigma):  # the paper's network and Gaussian draw
+    ...     return SRNClassifier(n_hidden=20, init="normal", sigma=sigma, readout="last",
+    ...                          output_init="random", random_state=0)
     >>> profiles = {
-    ...     f"sigma = {s}": gradient_norm_profile(
-    ...         init_network(SRNClassifier(n_hidden=20, sigma=s, random_state=0), X, y), X, y)
+    ...     f"sigma = {s}": gradient_norm_profile(init_network(paper_net(s), X, y), X, y)
     ...     for s in (0.01, 0.3)
     ... }
+    >>> bool(profiles["sigma = 0.01"].delta_norm[-1] < profiles["sigma = 0.3"].delta_norm[-1])
+    True
     >>> fig = plot_gradient_profile(profiles)
     >>> len(fig.axes)
     2

@@ -33,7 +33,8 @@ def pytest_report_header(config):
 FAST = dict(n_hidden=12, sigma=0.3, learning_rate=1e-2, max_iter=20, random_state=0)
 
 # The paper's configuration (SGD with momentum, a Gaussian init, minibatches
-# of 10, MLP's patience, 100 units). The defaults are for users (Adam, Xavier init);
+# of 10, MLP's patience, 100 units). The defaults are for users (an echo-state start
+# with pooled readouts and a ridge output layer, then Adam);
 # tests of the paper's SGD training start from this instead.
 PAPER_SGD = dict(n_hidden=100, init="normal", solver="sgd", batch_size=10,
                  n_iter_no_change=10, readout="last", output_init="random")
