@@ -1,5 +1,7 @@
 """sample_weight and class_weight: scikit-learn's semantics, down to the kernel."""
 
+import copy
+
 import numpy as np
 import pytest
 from sklearn.utils.class_weight import compute_sample_weight
@@ -192,8 +194,12 @@ def test_partial_fit_takes_weights_and_a_dict_class_weight_but_not_balanced():
     ref = SRNClassifier(**FAST).partial_fit(X, y, classes=[0, 1],
                                             sample_weight=np.where(y == 1, 1.0, 0.5))
     np.testing.assert_array_equal(clf.recurrent_weights_, ref.recurrent_weights_)
-    # a partial_fit batch may hold weight for one class only
+    # a partial_fit batch may hold weight for one class only: weights 0 and 1 are the
+    # batch of the weighted sequences, from the same state
+    subset = copy.deepcopy(clf).partial_fit(X[y == 0], y[y == 0])
     clf.partial_fit(X, y, sample_weight=(y == 0).astype(float))
+    np.testing.assert_array_equal(clf.recurrent_weights_, subset.recurrent_weights_)
+    assert not np.array_equal(clf.recurrent_weights_, ref.recurrent_weights_)  # it trained
     # and lack classes that class_weight names
     three = SRNClassifier(**FAST, class_weight={0: 2.0, 2: 3.0})
     three.partial_fit(X, y, classes=[0, 1, 2])
@@ -205,8 +211,7 @@ def test_partial_fit_takes_weights_and_a_dict_class_weight_but_not_balanced():
 
 
 def test_early_stopping_split_carries_the_weights():
-    """The held-out sequences are scored with their own weights; the training part
-    trains with its own."""
+    """The held-out sequences are scored with their own weights."""
     X, y = sign_task(n=60)
     w = np.arange(1.0, 61.0)
     seen = []
