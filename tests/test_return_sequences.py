@@ -10,6 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 
 from sksgr import SRNClassifier, SRNRegressor
+from sksgr._bptt_fast import accept_candidate
 
 T = 20
 
@@ -146,6 +147,9 @@ def test_multi_output_regression_per_step():
     reg = _quiet_fit(SRNRegressor(n_hidden=8, return_sequences=True, max_iter=2,
                                   random_state=0), X, Y)
     assert reg.n_outputs_ == 2 and reg.predict(X).shape == (30, T, 2)
+    # each output is its own affine image of the state, step by step
+    np.testing.assert_allclose(reg.transform(X) @ reg.output_weights_ + reg.output_bias_,
+                               reg.predict(X), rtol=1e-10, atol=1e-12)
 
 
 def test_transform_gives_the_state_of_every_step():
@@ -168,7 +172,10 @@ def test_early_stopping_and_partial_fit_per_step(Est):
     X, y = make(60, seed=11)
     est = _quiet_fit(Est(n_hidden=8, return_sequences=True, max_iter=4, early_stopping=True,
                          n_iter_no_change=2, random_state=0), X, y)
-    assert len(est.validation_scores_) >= 1 and np.isfinite(est.validation_scores_).all()
+    # the start, then every epoch, is validated
+    assert len(est.validation_scores_) == est.n_iter_ + 1
+    assert np.isfinite(est.validation_scores_).all()
+    assert est.best_validation_score_ == max(est.validation_scores_)
     kw = {"classes": [0, 1]} if Est is SRNClassifier else {}
     part = Est(n_hidden=8, return_sequences=True, random_state=0)
     part.partial_fit(X, y, **kw)
@@ -182,13 +189,19 @@ def test_gradient_regularization_per_step_records_q():
                                    gradient_regularization=True, ds_mode="exact",
                                    random_state=0), X, y)
     assert clf.q_history_.shape == (clf.n_candidates_,) and np.isfinite(clf.q_history_).all()
+    assert clf.n_updates_ + clf.n_skipped_ == clf.n_candidates_
+    # every applied candidate obeys the rule, or was applied by the guard
+    q, ds, used = clf.q_history_, clf.ds_history_, clf.used_history_
+    by_rule = np.array([accept_candidate(a, 1.0, b, -1.0, 1.0) for a, b in zip(q, ds)])
+    assert np.count_nonzero(used & ~by_rule) == clf.n_guarded_
+    assert not np.any(~used & by_rule)
 
 
 def test_model_selection_scores_real_steps():
     X, y = _delayed_value(40, seed=13)
     Xn, yn, _ = _ragged(X, y)
     search = GridSearchCV(SRNRegressor(n_hidden=8, return_sequences=True, max_iter=2,
-                                       random_state=0), {"sigma": [0.01, 0.1]}, cv=2)
+                                       random_state=0), {"alpha": [0.0, 0.1]}, cv=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(Xn, yn)
@@ -201,7 +214,12 @@ def test_model_selection_scores_real_steps():
         Xl = [Xc[i, :L] for i, L in enumerate(lengths)]
         scores = cross_val_score(clf, Xl, yl, cv=2)
         assert scores.shape == (2,) and ((0 <= scores) & (scores <= 1)).all()
-        assert cross_val_score(clone(clf), Xc, yc, cv=KFold(2)).shape == (2,)
+        # the score of a fold is the accuracy over its real steps, padding left out
+        scores = cross_val_score(clone(clf), Xc, yc, cv=KFold(2))
+        for (train, test), score in zip(KFold(2).split(Xc), scores):
+            pred = clone(clf).fit(Xc[train], yc[train]).predict(Xc[test])
+            real = ~np.isnan(yc[test])
+            assert score == pytest.approx(np.mean(pred[real] == yc[test][real]), abs=1e-12)
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -245,3 +263,13 @@ def test_per_step_training_settings(params):
         assert reg.n_iter_ == 4
     pred = reg.predict(Xn)
     assert pred.dtype == np.float32 and np.isfinite(pred[np.arange(T) < lengths[:, None]]).all()
+    # each setting did what it says, per step
+    if "n_restarts" in params:
+        assert reg.restart_scores_.shape == (2,)
+    if params.get("gradient_regularization"):
+        assert reg.q_history_.shape == (reg.n_candidates_,) == (4,)
+    if params.get("early_stopping"):
+        assert len(reg.validation_scores_) == reg.n_iter_ + 1
+    if params.get("output_init") == "mean":  # untrained: the bias is the real steps' mean
+        start = _quiet_fit(clone(reg).set_params(max_iter=0), Xn, yn)
+        assert start.output_bias_[0] == pytest.approx(np.nanmean(yn), rel=1e-5)
