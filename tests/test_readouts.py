@@ -9,6 +9,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sksgr import SRNClassifier, SRNRegressor
+from sksgr._bptt_fast import accept_candidate
 from sksgr.datasets import make_adding
 
 from numpy_reference import forward
@@ -85,10 +86,15 @@ def test_max_iter_zero_with_a_ridge_start_is_the_reservoir_model(Estimator):
         ref = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
         np.testing.assert_allclose(est.predict(X), ref.fit(feats, y).predict(feats),
                                    rtol=1e-6, atol=1e-9)
-    else:  # the +-1 ridge scores are the logits
-        assert est.score(X, y) > 0.7
+    else:  # the logits are RidgeCV's scores of the +-1 codes, times one temperature
+        codes = 2.0 * (y[:, None] == est.classes_[None, :]) - 1.0
+        ref = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+        scores = ref.fit(feats, codes).predict(feats)
         logits = feats @ est.output_weights_ + est.output_bias_
-        np.testing.assert_array_equal(est.predict(X), est.classes_[logits.argmax(1)])
+        tau = np.sum(logits * scores) / np.sum(scores * scores)
+        assert tau > 0
+        np.testing.assert_allclose(logits, tau * scores, rtol=1e-6, atol=1e-9)
+        np.testing.assert_array_equal(est.predict(X), est.classes_[scores.argmax(1)])
 
 
 def test_output_init_mean_starts_at_the_target_mean():
@@ -140,6 +146,11 @@ def test_gradient_regularization_trains_with_a_pooled_readout():
                  X, y)
     assert clf.q_history_.shape == (clf.n_candidates_,) and np.isfinite(clf.ds_history_).all()
     assert clf.n_updates_ + clf.n_skipped_ == clf.n_candidates_
+    # every applied candidate obeys the rule on the pooled readout's Q and dS, or the guard
+    q, ds, used = clf.q_history_, clf.ds_history_, clf.used_history_
+    by_rule = np.array([accept_candidate(a, 1.0, b, -1.0, 1.0) for a, b in zip(q, ds)])
+    assert np.count_nonzero(used & ~by_rule) == clf.n_guarded_
+    assert not np.any(~used & by_rule)
 
 
 def test_reservoir_init_draws_an_echo_state_network():

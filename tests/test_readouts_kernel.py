@@ -78,10 +78,6 @@ def test_pooled_gradient_matches_central_differences(readout, head):
         fd[i] = (_loss_grad(X, Y, lengths, coef + e, head, readout)[0]
                  - _loss_grad(X, Y, lengths, coef - e, head, readout)[0]) / (2 * eps)
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-8)
-    # the mean and max pools let error reach steps before the last one of short sequences
-    if readout != ("last",):
-        rec = parameter_slices(F, H, O, len(readout))["W_in"]
-        assert np.any(grad[rec] != 0)
 
 
 @pytest.mark.parametrize("readout", READOUTS)
