@@ -27,8 +27,8 @@ def test_bench_scaling_quick(tmp_path, capsys):
         assert all(r[1] > 0 and r[2] > 0 for r in rows)
         assert rows[1][2] > rows[0][2]  # workspace grows with every size
     assert out.count("exponent of time") == 3
-    if (tmp_path / "s.png").exists():
-        assert (tmp_path / "s.png").stat().st_size > 0
+    if importlib.util.find_spec("matplotlib"):
+        assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_sgr_ablation_tiny(capsys):
@@ -46,8 +46,8 @@ def test_bench_parallel_tiny(capsys):
     _load("bench_parallel").main(["--n-train", "100", "--length", "10", "--max-iter", "1",
                                   "--no-dask"])
     out = capsys.readouterr().out
-    assert "| True |" in out  # identical models from threads
-    assert out.count("| True |") >= 2
+    # identical models from threads: the two-fits row, the serial and the threaded search
+    assert out.count("| True |") == 3 and "| False |" not in out
 
 
 def test_benchmarks_time_and_train_the_papers_network():
@@ -66,6 +66,7 @@ def test_benchmarks_time_and_train_the_papers_network():
                   ablation.make_classifier("sgr linear minibatch", 0, args)]
     for est in estimators:
         assert (est.readout, est.output_init, est.n_hidden) == ("last", "random", 100)
+        assert (est.solver, est.init) == ("sgd", "normal")
     assert estimators[3].gradient_regularization and not estimators[2].gradient_regularization
     pooled = update.IMPLEMENTATIONS["sksgr fit, pooled readout"].keywords["readout"]
     assert pooled == ("last", "mean", "max")

@@ -73,9 +73,11 @@ def test_unknown_init_is_rejected_in_fit():
 def test_warm_fit_restarts_the_momentum_and_partial_fit_keeps_it():
     """scikit-learn MLP's semantics: each fit a fresh optimizer state."""
     Xr, yr = X, X[:, :, 0].sum(1)
-    # a drawn output layer: a fit from the closed-form start may keep that start
-    kw = dict(n_hidden=6, sigma=0.3, learning_rate=0.05, momentum=0.9, batch_size=40,
-              shuffle=False, tol=None, random_state=0, output_init="random")
+    # SGD with momentum on the paper's network (Adam has no momentum term, the
+    # reservoir start ignores sigma, and a fit from a closed-form start may keep it)
+    kw = dict(n_hidden=6, init="normal", sigma=0.3, readout="last", output_init="random",
+              solver="sgd", learning_rate=0.05, momentum=0.9, batch_size=40,
+              shuffle=False, tol=None, random_state=0)
     # two warm fits of one full-batch update each == two updates from zero momentum
     warm = SRNRegressor(**kw, max_iter=1, warm_start=True).fit(Xr, yr)
     warm.fit(Xr, yr)
