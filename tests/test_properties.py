@@ -125,6 +125,25 @@ def padded_sequences(draw):
     return X.astype(dtype), readout
 
 
+def _input_problems(X):
+    """What is wrong with a padded batch, computed from the array itself: the
+    messages' key phrases (an empty list for valid input)."""
+    problems = []
+    if np.isinf(X).any():
+        problems.append("infinity")
+    step_nan = np.isnan(X)
+    whole = step_nan.all(axis=2)
+    if (step_nan.any(axis=2) & ~whole).any():
+        problems.append("some but not all features")
+    real = ~whole
+    if (~real.any(axis=1)).any():
+        problems.append("empty sequence")
+    last = np.where(real.any(axis=1), real.shape[1] - 1 - np.argmax(real[:, ::-1], axis=1), -1)
+    if any(whole[i, : last[i]].any() for i in range(len(X))):
+        problems.append("NaN inside")
+    return problems
+
+
 @SETTINGS
 @given(padded_sequences(), st.sampled_from([SRNClassifier, SRNRegressor, SRNFeatures]),
        st.sampled_from(["random", "ridge"]))
@@ -137,17 +156,22 @@ def test_estimators_give_a_clear_error_or_finite_outputs(data, Estimator, output
     else:
         est = Estimator(n_hidden=4, readout=readout, output_init=output_init, max_iter=2,
                         batch_size=3, random_state=0)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            est.fit(X, y)
-    except ValueError as exc:
-        assert str(exc)  # a message that says what is wrong
+    problems = _input_problems(X)
+    if problems:  # refused, with a message that names what is wrong
+        with pytest.raises(ValueError, match="|".join(problems)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est.fit(X, y)
         return
+    with warnings.catch_warnings():  # valid input: it must fit
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
     out = est.transform(X)
     assert out.shape[0] == n and np.isfinite(out).all()
     if Estimator is not SRNFeatures:
         pred = est.predict(X)
         assert pred.shape == (n,)
+        if Estimator is SRNClassifier:
+            assert set(pred) <= set(est.classes_)
         if Estimator is SRNRegressor:
             assert np.isfinite(pred).all()
