@@ -235,7 +235,7 @@ def test_record_dynamics_counts_candidates_with_gradient_regularization():
     dyn = record_dynamics(clf, X, y, n_candidates=23, every=10)
     np.testing.assert_array_equal(dyn.candidates, [0, 10, 20, 23])  # the max_candidates clock
     est = dyn.estimator
-    assert est.n_candidates_ == 23
+    assert est.n_candidates_ == 23 == est.n_updates_ + est.n_skipped_
     assert dyn.applied[-1] == est.n_updates_ < 23
     assert np.all(np.diff(dyn.applied) >= 0)
     assert est.gradient_regularization  # the estimator's own settings are used

@@ -243,3 +243,8 @@ def test_step_training_with_regularization_records_q_and_ds(selection):
     first = _norm_change(X[:3], Y[:3], lengths[:3], start, np.zeros((H, H)), "softmax", 0, False)
     assert kw["q_history"][0] == pytest.approx(first[2], rel=1e-12)
     assert np.isfinite(kw["ds_history"]).all()
+    # and its dS is the linear change along the candidate step -lr g (no momentum in dW)
+    _, grad = _loss_grad(X[:3], Y[:3], lengths[:3], start, "softmax")
+    step = -0.1 * grad[parameter_slices(F, H, O)["W_rec"]].reshape(H, H)
+    along = _norm_change(X[:3], Y[:3], lengths[:3], start, step, "softmax", 0, False)
+    assert kw["ds_history"][0] == pytest.approx(along[1], rel=1e-10)
