@@ -199,6 +199,10 @@ def test_in_pipeline_with_estimators():
     y = np.array([s[-1, 1] > -100 for s in seqs]).astype(int)
     clf = make_pipeline(SequenceScaler(), SRNClassifier(max_iter=2, random_state=0))
     assert clf.fit(seqs, y).predict(seqs).shape == (40,)
-    assert clf.predict_proba(_pad(seqs)).shape == (40, 2)
+    # the pipeline is the estimator fitted on the scaled sequences
+    scaled = SequenceScaler().fit(seqs)
+    alone = SRNClassifier(max_iter=2, random_state=0).fit(scaled.transform(seqs), y)
+    np.testing.assert_array_equal(clf.predict_proba(_pad(seqs)),
+                                  alone.predict_proba(scaled.transform(_pad(seqs))))
     reg = make_pipeline(SequenceScaler(), SRNRegressor(max_iter=2, random_state=0))
     assert reg.fit(_pad(seqs), y.astype(float)).predict(seqs).shape == (40,)
