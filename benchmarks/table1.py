@@ -1018,8 +1018,7 @@ def markdown_report(rows, args, wall_time, base):
         parts += ["### Learning curves: validation loss and clipping", "",
                   curve_table(curves, {cell: b["loss"] for cell, b in base.items()},
                               args.methods), ""]
-    parts += [
-              "### The paper's Table 1 (Chernodub & Nowicki 2016, T = 100 and 150)", "",
+    parts += ["### The paper's Table 1 (Chernodub & Nowicki 2016, T = 100 and 150)", "",
               paper_table(args.tasks), "", f"Paper's budget: {PAPER_BUDGET}.", ""]
     return "\n".join(parts)
 

@@ -112,3 +112,14 @@ def train_minibatches(X, Y, lengths, order, starts, coef, state, work, losses, n
     return net.train(X, Y, lengths, order, starts, coef, state, work, losses, optimizer,
                      settings, bptt_depth=bptt_depth, alpha=alpha, clip_norm=clip_norm,
                      max_abs_weight=max_abs_weight, **kernel_kwargs)
+
+
+def assert_decisions_follow_the_rule(est, q_range=(-1.0, 1.0)):
+    """Every candidate a fitted SGR estimator applied obeys the selection rule on its
+    recorded Q and dS, or was forced by the max_skips guard; none it skipped obeys it."""
+    from sksgr._bptt_fast import accept_candidate
+
+    q, ds, used = est.q_history_, est.ds_history_, est.used_history_
+    by_rule = np.array([accept_candidate(a, 1.0, b, *q_range) for a, b in zip(q, ds)])
+    assert np.count_nonzero(used & ~by_rule) == est.n_guarded_
+    assert not np.any(~used & by_rule)

@@ -9,9 +9,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sksgr import SRNClassifier, SRNRegressor
-from sksgr._bptt_fast import accept_candidate
 from sksgr.datasets import make_adding
 
+from conftest import assert_decisions_follow_the_rule
 from numpy_reference import forward
 
 POOLED = ("last", "mean", "max")
@@ -147,10 +147,7 @@ def test_gradient_regularization_trains_with_a_pooled_readout():
     assert clf.q_history_.shape == (clf.n_candidates_,) and np.isfinite(clf.ds_history_).all()
     assert clf.n_updates_ + clf.n_skipped_ == clf.n_candidates_
     # every applied candidate obeys the rule on the pooled readout's Q and dS, or the guard
-    q, ds, used = clf.q_history_, clf.ds_history_, clf.used_history_
-    by_rule = np.array([accept_candidate(a, 1.0, b, -1.0, 1.0) for a, b in zip(q, ds)])
-    assert np.count_nonzero(used & ~by_rule) == clf.n_guarded_
-    assert not np.any(~used & by_rule)
+    assert_decisions_follow_the_rule(clf)
 
 
 def test_reservoir_init_draws_an_echo_state_network():

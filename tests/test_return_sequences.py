@@ -10,7 +10,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 
 from sksgr import SRNClassifier, SRNRegressor
-from sksgr._bptt_fast import accept_candidate
+
+from conftest import assert_decisions_follow_the_rule
 
 T = 20
 
@@ -191,10 +192,7 @@ def test_gradient_regularization_per_step_records_q():
     assert clf.q_history_.shape == (clf.n_candidates_,) and np.isfinite(clf.q_history_).all()
     assert clf.n_updates_ + clf.n_skipped_ == clf.n_candidates_
     # every applied candidate obeys the rule, or was applied by the guard
-    q, ds, used = clf.q_history_, clf.ds_history_, clf.used_history_
-    by_rule = np.array([accept_candidate(a, 1.0, b, -1.0, 1.0) for a, b in zip(q, ds)])
-    assert np.count_nonzero(used & ~by_rule) == clf.n_guarded_
-    assert not np.any(~used & by_rule)
+    assert_decisions_follow_the_rule(clf)
 
 
 def test_model_selection_scores_real_steps():
