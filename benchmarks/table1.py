@@ -140,6 +140,7 @@ import ast
 import contextlib
 import copy
 import csv
+import hashlib
 import importlib
 import json
 import os
@@ -423,6 +424,59 @@ def code_commit():
         return out.stdout.strip()[:12] + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+# What a built package holds of the library's code (the generated C file excluded).
+_LIBRARY_SOURCES = ("*.py", "*.pyx", "*.pxd", "*.pxi", "*.h")
+
+
+def library_fingerprint(package_dir):
+    """SHA-256 (hex, 12 digits) of a package folder's source files, names and contents."""
+    digest = hashlib.sha256()
+    files = sorted({p for pattern in _LIBRARY_SOURCES for p in Path(package_dir).glob(pattern)})
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def stale_extensions(package_dir):
+    """Compiled kernels in ``package_dir`` older than a Cython source beside them."""
+    package_dir = Path(package_dir)
+    sources = [p.stat().st_mtime for pattern in ("*.pyx", "*.pxd", "*.pxi", "*.h")
+               for p in package_dir.glob(pattern)]
+    newest = max(sources, default=0.0)
+    return sorted(p.name for p in package_dir.glob("*.so") if p.stat().st_mtime < newest)
+
+
+def check_library(root=None):
+    """Fail unless ``import sksgr`` loads this checkout's code, freshly built.
+
+    ``code_commit`` names the commit of the script's checkout; the numbers
+    come from whatever ``import sksgr`` finds. In a second worktree beside an
+    editable install of another checkout the two differ, and every row would
+    be labelled with one commit while computed by another. An installed copy
+    of this checkout (``pip install .``) has the same sources and passes.
+    """
+    import sksgr
+
+    root = Path(__file__).resolve().parents[1] if root is None else Path(root)
+    own = root / "sksgr"
+    if not own.is_dir():  # the script outside a checkout: nothing to compare with
+        return
+    loaded = Path(sksgr.__file__).resolve().parent
+    if library_fingerprint(loaded) != library_fingerprint(own):
+        raise SystemExit(
+            f"error: this script is from {root}, but `import sksgr` loads {loaded}, whose "
+            "sources differ: its rows would carry this checkout's commit and another's "
+            f"numbers. Install this checkout (`pip install -e {root}`, in a venv of its "
+            f"own beside other checkouts) or put it first: PYTHONPATH={root}.")
+    # an in-place build only: an installer's file times say nothing about build order
+    stale = stale_extensions(loaded) if loaded == own.resolve() else []
+    if stale:
+        raise SystemExit(
+            f"error: the compiled kernel {', '.join(stale)} in {loaded} is older than its "
+            "Cython sources; rebuild it (`python setup.py build_ext --inplace`, or "
+            "`pip install -e .`) before training.")
 
 
 # --------------------------------------------------------------------------
@@ -1201,6 +1255,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.report:
         return report_only(args)
+    check_library()
     check_sgr_params(args)
     if not args.no_figures:
         check_figures_available()

@@ -4,6 +4,7 @@ import csv
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -554,3 +555,49 @@ def test_table1_fresh_data_with_figures(tmp_path):
     assert len(rows) == 4
     for name in ("fig1_profile.png", "fig2_dynamics.png", "curves_temporal_order_T10.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _copy_sources(table1, dest):
+    """The loaded package's source files, as an installed copy holds them."""
+    import sksgr
+
+    loaded = Path(sksgr.__file__).resolve().parent
+    dest.mkdir(parents=True)
+    for pattern in table1._LIBRARY_SOURCES:
+        for path in loaded.glob(pattern):
+            shutil.copy2(path, dest / path.name)
+    return dest
+
+
+def test_table1_refuses_a_library_from_another_checkout(tmp_path, monkeypatch):
+    """Rows carry the commit of the script's checkout, so ``import sksgr`` must load
+    that checkout's code: stage 1b's first run took the script from a worktree and
+    the library from an editable install of another checkout."""
+    table1 = _module()
+    package = _copy_sources(table1, tmp_path / "sksgr")
+    table1.check_library(tmp_path)  # the same sources, elsewhere (an installed copy): passes
+    assert table1.library_fingerprint(package) == table1.library_fingerprint(ROOT / "sksgr")
+    table1.check_library(tmp_path / "no_checkout")  # no sksgr/ beside the script: no check
+
+    network = package / "network.py"
+    network.write_text(network.read_text() + "\n# a later change\n")
+    assert table1.library_fingerprint(package) != table1.library_fingerprint(ROOT / "sksgr")
+    with pytest.raises(SystemExit, match=r"loads .*sources differ.*PYTHONPATH="):
+        table1.check_library(tmp_path)
+    # main() checks before it trains or writes anything
+    monkeypatch.setattr(table1, "__file__", str(tmp_path / "benchmarks" / "table1.py"))
+    with pytest.raises(SystemExit, match="sources differ"):
+        table1.main([*STAGE1B_TINY, "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
+
+
+def test_table1_refuses_a_stale_in_place_kernel(tmp_path):
+    table1 = _module()
+    pyx, so = tmp_path / "_bptt_fast.pyx", tmp_path / "_bptt_fast.cpython-311-x86_64-linux-gnu.so"
+    pyx.write_text("# source")
+    so.write_bytes(b"")
+    os.utime(pyx, (2e9, 2e9))
+    os.utime(so, (1e9, 1e9))  # built before the source's last change
+    assert table1.stale_extensions(tmp_path) == [so.name]
+    os.utime(so, (3e9, 3e9))
+    assert table1.stale_extensions(tmp_path) == []
