@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import PACKAGE_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "table1.py"
 
@@ -576,12 +578,12 @@ def test_table1_refuses_a_library_from_another_checkout(tmp_path, monkeypatch):
     table1 = _module()
     package = _copy_sources(table1, tmp_path / "sksgr")
     table1.check_library(tmp_path)  # the same sources, elsewhere (an installed copy): passes
-    assert table1.library_fingerprint(package) == table1.library_fingerprint(ROOT / "sksgr")
+    assert table1.library_fingerprint(package) == table1.library_fingerprint(PACKAGE_DIR)
     table1.check_library(tmp_path / "no_checkout")  # no sksgr/ beside the script: no check
 
     network = package / "network.py"
     network.write_text(network.read_text() + "\n# a later change\n")
-    assert table1.library_fingerprint(package) != table1.library_fingerprint(ROOT / "sksgr")
+    assert table1.library_fingerprint(package) != table1.library_fingerprint(PACKAGE_DIR)
     with pytest.raises(SystemExit, match=r"loads .*sources differ.*PYTHONPATH="):
         table1.check_library(tmp_path)
     # main() checks before it trains or writes anything
