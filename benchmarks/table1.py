@@ -427,7 +427,8 @@ def code_commit():
 
 
 # What a built package holds of the library's code (the generated C file excluded).
-_LIBRARY_SOURCES = ("*.py", "*.pyx", "*.pxd", "*.pxi", "*.h")
+_CYTHON_SOURCES = ("*.pyx", "*.pxd", "*.pxi", "*.h")
+_LIBRARY_SOURCES = ("*.py", *_CYTHON_SOURCES)
 
 
 def library_fingerprint(package_dir):
@@ -442,8 +443,7 @@ def library_fingerprint(package_dir):
 def stale_extensions(package_dir):
     """Compiled kernels in ``package_dir`` older than a Cython source beside them."""
     package_dir = Path(package_dir)
-    sources = [p.stat().st_mtime for pattern in ("*.pyx", "*.pxd", "*.pxi", "*.h")
-               for p in package_dir.glob(pattern)]
+    sources = [p.stat().st_mtime for pattern in _CYTHON_SOURCES for p in package_dir.glob(pattern)]
     newest = max(sources, default=0.0)
     return sorted(p.name for p in package_dir.glob("*.so") if p.stat().st_mtime < newest)
 
