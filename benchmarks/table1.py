@@ -82,8 +82,10 @@ p < 0.05).
 
 Outputs (in ``--out``, default ``benchmarks/results/table1``):
 
-- ``config.json``: every setting that affects the numbers, and the commit
-  of the code (the last commit touching ``sksgr/`` or this script);
+- ``config.json``: every setting that affects the numbers, the commit
+  of the code (the last commit touching ``sksgr/`` or this script), and
+  where each start or resume of the run ran (``"sessions"``: package
+  versions, CPU, OpenBLAS's kernels, which can move the last bits);
 - ``results.csv``: one row per network and method, appended as each
   (task, T, network) finishes its methods (so partial results stay paired);
   columns: seed, best validation success and the candidate it was reached
@@ -424,6 +426,41 @@ def code_commit():
         return out.stdout.strip()[:12] + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def environment():
+    """What besides the code can move the numbers: versions, the CPU, the BLAS kernels.
+
+    OpenBLAS picks its kernels for the CPU when it loads, and two kernels may
+    round in the last bit differently; an init that scales by a spectral radius
+    (LAPACK's eigenvalues) then starts from other weights, and a long run ends
+    elsewhere. So every start (and resume) of a run records where it ran.
+    """
+    import platform
+
+    import scipy
+    import scipy.linalg  # noqa: F401  (loads SciPy's own OpenBLAS, so that it is listed)
+    import sklearn
+    from threadpoolctl import threadpool_info
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    blas = sorted({f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
+                   for i in threadpool_info() if i.get("user_api") == "blas"})
+    return {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "scikit-learn": sklearn.__version__, "cpu": cpu,
+            "blas": blas, "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
+
+
+def describe_environment(env):
+    """One line of :func:`environment`, for the run's header."""
+    return (f"numpy {env['numpy']}, SciPy {env['scipy']}, scikit-learn {env['scikit-learn']}; "
+            f"BLAS {' / '.join(env['blas']) or 'unknown'}; CPU {env['cpu']}")
 
 
 # What a built package holds of the library's code (the generated C file excluded).
@@ -922,13 +959,19 @@ def _append_rows(rows, path):
         os.fsync(f.fileno())
 
 
-def prepare_out(args, config, commit):
-    """Create --out; with --resume, check its configuration and return its rows."""
+def prepare_out(args, config, commit, env=None):
+    """Create --out; with --resume, check its configuration and return its rows.
+
+    ``config.json`` keeps the configuration, the code commit and, under
+    ``"sessions"``, the :func:`environment` of every start and resume.
+    """
     args.out.mkdir(parents=True, exist_ok=True)
     config_path, csv_path = args.out / "config.json", args.out / "results.csv"
     rows = []
+    sessions = []
     if args.resume and config_path.exists():
         saved = json.loads(config_path.read_text())
+        sessions = saved.get("sessions", [])
         saved["config"] = {**_ADDED_SETTINGS, **saved["config"]}
         differ = sorted(k for k in set(saved["config"]) | set(config)
                         if saved["config"].get(k) != config.get(k))
@@ -944,13 +987,15 @@ def prepare_out(args, config, commit):
                 "--allow-code-change if the change provably leaves the numbers unchanged.")
         if csv_path.exists():
             rows = read_rows(csv_path)
+        commit = saved["code_commit"]
     else:
         if csv_path.exists():
             csv_path.unlink()
         for path in args.out.glob("curves_*_T*.*"):  # a new run: no curves of an old one
             path.unlink()
-        config_path.write_text(json.dumps({"config": config, "code_commit": commit},
-                                          indent=1, sort_keys=True) + "\n")
+    sessions = [*sessions, environment() if env is None else env]
+    config_path.write_text(json.dumps({"config": config, "code_commit": commit,
+                                       "sessions": sessions}, indent=1, sort_keys=True) + "\n")
     return rows
 
 
@@ -1267,7 +1312,8 @@ def main(argv=None):
         print(f"figures written to {args.out} in {time.perf_counter() - tic:.0f} s")
         return []
     config = configuration(args)
-    rows = prepare_out(args, config, commit)
+    env = environment()
+    rows = prepare_out(args, config, commit, env)
     finished = finished_units(rows, args.methods)
     units = pending_units(args, finished)
     print(f"Table 1, protocol {args.protocol}: tasks {' '.join(args.tasks)}; "
@@ -1277,6 +1323,7 @@ def main(argv=None):
           f"init {describe_init(args)}; "
           f"--n-jobs {args.n_jobs}; code {commit}; {len(units)} units to train"
           + (f" ({len(rows)} rows already in {args.out})" if rows else ""), flush=True)
+    print(f"environment: {describe_environment(env)}", flush=True)
     if args.resume:
         skipped = [u for u in shard_units(args) if u in finished]
         print(f"skipping {len(skipped)} finished unit{'' if len(skipped) == 1 else 's'}"

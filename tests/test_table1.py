@@ -248,6 +248,16 @@ def test_table1_resume_equals_one_run_and_refuses_another_configuration(tmp_path
     assert len(first) == 3 * 3  # units 1, 3, 5 of 6, all three methods each
     table1.main([*CHERNODUB_TINY, "--out", str(parts), "--resume"])
     assert _pinned(parts / "results.csv") == _pinned(whole / "results.csv")
+    # config.json records where each start and each resume ran
+    import json
+
+    import numpy
+
+    sessions = json.loads((parts / "config.json").read_text())["sessions"]
+    assert len(sessions) == 2 and len(json.loads((whole / "config.json").read_text())["sessions"]) == 1
+    for env in sessions:
+        assert env["numpy"] == numpy.__version__ and env["cpu"] and env["started"].endswith("UTC")
+        assert env["blas"] and all(b.split()[0] in ("openblas", "mkl", "blis") for b in env["blas"])
     # another configuration is refused, and so is another code commit
     with pytest.raises(SystemExit, match="another configuration"):
         table1.main([*CHERNODUB_TINY, "--learning-rate", "0.01", "--out", str(parts),
