@@ -959,11 +959,11 @@ def _append_rows(rows, path):
         os.fsync(f.fileno())
 
 
-def prepare_out(args, config, commit, env=None):
+def prepare_out(args, config, commit, env):
     """Create --out; with --resume, check its configuration and return its rows.
 
     ``config.json`` keeps the configuration, the code commit and, under
-    ``"sessions"``, the :func:`environment` of every start and resume.
+    ``"sessions"``, ``env`` (:func:`environment`) of every start and resume.
     """
     args.out.mkdir(parents=True, exist_ok=True)
     config_path, csv_path = args.out / "config.json", args.out / "results.csv"
@@ -993,7 +993,7 @@ def prepare_out(args, config, commit, env=None):
             csv_path.unlink()
         for path in args.out.glob("curves_*_T*.*"):  # a new run: no curves of an old one
             path.unlink()
-    sessions = [*sessions, environment() if env is None else env]
+    sessions = [*sessions, env]
     config_path.write_text(json.dumps({"config": config, "code_commit": commit,
                                        "sessions": sessions}, indent=1, sort_keys=True) + "\n")
     return rows

@@ -2,6 +2,7 @@
 
 import csv
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -249,14 +250,10 @@ def test_table1_resume_equals_one_run_and_refuses_another_configuration(tmp_path
     table1.main([*CHERNODUB_TINY, "--out", str(parts), "--resume"])
     assert _pinned(parts / "results.csv") == _pinned(whole / "results.csv")
     # config.json records where each start and each resume ran
-    import json
-
-    import numpy
-
     sessions = json.loads((parts / "config.json").read_text())["sessions"]
     assert len(sessions) == 2 and len(json.loads((whole / "config.json").read_text())["sessions"]) == 1
     for env in sessions:
-        assert env["numpy"] == numpy.__version__ and env["cpu"] and env["started"].endswith("UTC")
+        assert env["numpy"] == np.__version__ and env["cpu"] and env["started"].endswith("UTC")
         assert env["blas"] and all(b.split()[0] in ("openblas", "mkl", "blis") for b in env["blas"])
     # another configuration is refused, and so is another code commit
     with pytest.raises(SystemExit, match="another configuration"):
@@ -300,17 +297,17 @@ def table1_row_numbers(row):
 
 def test_table1_resume_accepts_a_run_made_before_a_setting_existed(tmp_path):
     """A setting added later resumes runs that have its default (stage 1's config.json)."""
-    import json
-
     table1 = _module()
     first = table1.main([*CHERNODUB_TINY, "--out", str(tmp_path), "--shard", "1/2"])
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["config"].pop("budget") == "candidates"
+    assert len(saved.pop("sessions")) == 1  # stage 1's and 1b's config.json predate it
     (tmp_path / "config.json").write_text(json.dumps(saved))
     with pytest.raises(SystemExit, match="budget: 'candidates' there, 'applied' now"):
         table1.main([*CHERNODUB_TINY, "--out", str(tmp_path), "--resume", "--budget", "applied"])
     rest = table1.main([*CHERNODUB_TINY, "--out", str(tmp_path), "--resume"])
     assert len(first) == 9 and len(rest) == len(_pinned(tmp_path / "results.csv")) == 18
+    assert len(json.loads((tmp_path / "config.json").read_text())["sessions"]) == 1
 
 
 def test_table1_progress_estimate_and_unit_descriptions():
