@@ -1288,8 +1288,9 @@ def curve_figures(args):
         print("no matplotlib: the curve figures are not made", flush=True)
         return []
 
-    def summary(task, T):
-        return (f"{args.n_nets} networks, {args.updates:,} candidates, init {args.init}"
+    def summary(task, T, n_networks):
+        of = f" of {args.n_nets}" if n_networks < args.n_nets else ""
+        return (f"{n_networks}{of} networks, {args.updates:,} candidates, init {args.init}"
                 + (", fresh data per network" if args.fresh_data else ""))
 
     return plot_curve_files(args.out, [(t, T) for t in args.tasks for T in args.lengths],

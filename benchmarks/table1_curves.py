@@ -134,8 +134,10 @@ def plot_cell(curves, title, labels):
 def plot_curve_files(out, cells, labels, titles, summary):
     """Read each cell's curve file in ``out`` and write its figure beside it.
 
-    ``cells``: (task, T) pairs; ``titles``: {task: title}; ``summary(task, T)``
-    a line for the title. Returns the figure paths written.
+    ``cells``: (task, T) pairs; ``titles``: {task: title}; ``summary(task, T,
+    n_networks)`` a line for the title, told how many networks the file holds
+    (a run in progress has fewer than it asks for). Returns the figure paths
+    written.
     """
     import matplotlib.pyplot as plt
 
@@ -147,7 +149,8 @@ def plot_curve_files(out, cells, labels, titles, summary):
         curves = read_curves(path)
         if not curves:
             continue
-        fig = plot_cell(curves, f"{titles[task]}, T = {T}: {summary(task, T)}", labels)
+        n_networks = len({net for net, _ in curves})
+        fig = plot_cell(curves, f"{titles[task]}, T = {T}: {summary(task, T, n_networks)}", labels)
         png = path.with_suffix(".png")
         fig.savefig(png, dpi=90)
         plt.close(fig)

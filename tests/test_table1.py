@@ -610,3 +610,33 @@ def test_table1_refuses_a_stale_in_place_kernel(tmp_path):
     assert table1.stale_extensions(tmp_path) == [so.name]
     os.utime(so, (3e9, 3e9))
     assert table1.stale_extensions(tmp_path) == []
+
+
+def test_table1_curve_figure_title_counts_the_networks_in_the_file(tmp_path):
+    """A run in progress: the figure's title line is told how many networks the curve
+    file holds, and table1's summary says "2 of 10 networks", not the 10 it asks for."""
+    pytest.importorskip("matplotlib")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from table1_curves import append_curves, curve_path, plot_curve_files
+
+    for net in (0, 3):
+        append_curves(curve_path(tmp_path, "adding", 10), net, "off",
+                      [(1, 50, 0.2, 0.1, 0, 50, 0), (2, 100, 0.1, 0.2, 0, 50, 0)])
+    told = []
+    written = plot_curve_files(tmp_path, [("adding", 10), ("temporal_order", 10)],
+                               {"off": "OFF"}, {"adding": "Adding"},
+                               lambda task, T, n: told.append((task, T, n)) or f"{n} nets")
+    assert told == [("adding", 10, 2)]  # no file for temporal order: no figure
+    assert written == [tmp_path / "curves_adding_T10.png"]
+    table1 = _module()
+    args = table1.parse_args([*CHERNODUB_TINY, "--n-nets", "10", "--out", str(tmp_path)])
+    assert args.n_nets == 10
+    import matplotlib.pyplot as plt
+    from unittest import mock
+
+    titles = []
+    real = plt.Figure.suptitle
+    with mock.patch.object(plt.Figure, "suptitle",
+                           lambda self, t, **kw: titles.append(t) or real(self, t, **kw)):
+        table1.curve_figures(args)
+    assert len(titles) == 1 and titles[0].startswith("Adding, T = 10: 2 of 10 networks, ")
