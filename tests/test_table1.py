@@ -631,8 +631,9 @@ def test_table1_curve_figure_title_counts_the_networks_in_the_file(tmp_path):
     table1 = _module()
     args = table1.parse_args([*CHERNODUB_TINY, "--n-nets", "10", "--out", str(tmp_path)])
     assert args.n_nets == 10
-    import matplotlib.pyplot as plt
     from unittest import mock
+
+    import matplotlib.pyplot as plt
 
     titles = []
     real = plt.Figure.suptitle
